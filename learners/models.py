@@ -1,0 +1,417 @@
+"""The MIS domain: learners, their delivery plans, officers and organisations.
+
+This app knows nothing of Smart Assessor; the integration keeps its own records that point here.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from . import validators
+
+
+def _clean_postcode(instance: models.Model) -> None:
+    instance.postcode = validators.normalise_postcode(instance.postcode)
+
+
+def _check_end_dates(instance: models.Model) -> None:
+    """Field errors for end dates, so forms show them next to the field.
+
+    The same rules are database constraints; full_clean skips those once a field has failed.
+    """
+    errors = {}
+    start = instance.start_date
+    planned_end = instance.planned_end_date
+    if start and planned_end and planned_end <= start:
+        errors["planned_end_date"] = "The planned end date must be after the start date."
+    if start and instance.actual_end_date and instance.actual_end_date < start:
+        errors["actual_end_date"] = "The actual end date cannot be before the start date."
+    if errors:
+        raise ValidationError(errors)
+
+
+class Sex(models.TextChoices):
+    MALE = "male", "Male"
+    FEMALE = "female", "Female"
+    OTHER = "other", "Other"
+    NOT_KNOWN = "not_known", "Not known"
+
+
+class OfficerRole(models.Model):
+    """Reference data: the roles an officer can hold (Assessor, Training Adviser, ...)."""
+
+    name = models.CharField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Officer(models.Model):
+    """A member of staff or a contact: assessors, training advisers, mentors."""
+
+    title = models.CharField(max_length=20, blank=True)
+    forenames = models.CharField(max_length=50)
+    surname = models.CharField(max_length=50)
+    job_title = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=128, blank=True, validators=[validators.validate_email])
+    phone = models.CharField(max_length=20, blank=True)
+    mobile = models.CharField(max_length=20, blank=True)
+    roles = models.ManyToManyField(OfficerRole, blank=True, related_name="officers")
+    is_active = models.BooleanField("active", default=True)
+
+    class Meta:
+        ordering = ["surname", "forenames", "id"]
+        indexes = [models.Index(fields=["surname", "forenames"])]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("learners:officer_detail", args=[self.pk])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.forenames} {self.surname}"
+
+
+class EmployerSize(models.TextChoices):
+    MICRO = "1-9", "1–9 employees"
+    SMALL = "10-49", "10–49 employees"
+    MEDIUM = "50-249", "50–249 employees"
+    LARGE = "250+", "250 or more employees"
+
+
+class Organisation(models.Model):
+    """An employer that hosts learners' placements."""
+
+    name = models.CharField(max_length=100)
+    phone = models.CharField(max_length=20, blank=True)
+    edrs_number = models.CharField(
+        "EDRS number", max_length=9, blank=True, validators=[validators.validate_edrs_number]
+    )
+    address_line1 = models.CharField("address line 1", max_length=50)
+    address_line2 = models.CharField("address line 2", max_length=50, blank=True)
+    address_line3 = models.CharField("address line 3", max_length=50, blank=True)
+    address_line4 = models.CharField("address line 4", max_length=50, blank=True)
+    postcode = models.CharField(max_length=8, validators=[validators.validate_postcode])
+    website = models.URLField(max_length=255, blank=True)
+    size_band = models.CharField("employer size", max_length=20, choices=EmployerSize, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("learners:organisation_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        _clean_postcode(self)
+
+
+class Qualification(models.Model):
+    """The catalogue of qualifications and standards a provider delivers."""
+
+    reference = models.CharField(
+        max_length=20,
+        unique=True,
+        help_text="The QAN such as 603/5074/9, or a learning-aim reference such as ZPROG001.",
+    )
+    title = models.CharField(max_length=255)
+    awarding_body = models.CharField(max_length=100, blank=True)
+    level = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(8)]
+    )
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+
+class LearnerStatus(models.TextChoices):
+    IN_LEARNING = "in_learning", "In learning"
+    BREAK_IN_LEARNING = "break_in_learning", "Break in learning"
+    COMPLETED = "completed", "Completed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class RiskBand(models.TextChoices):
+    NOT_SET = "not_set", "Not set"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Learner(models.Model):
+    ident = models.CharField(
+        "Learner Ident",
+        max_length=32,
+        unique=True,
+        help_text="The MIS's own unique code for the learner.",
+        error_messages={"unique": "Another learner already has this Learner Ident."},
+    )
+    lrn = models.CharField(
+        "LRN",
+        max_length=12,
+        blank=True,
+        validators=[MaxLengthValidator(12)],
+        help_text="Learner Reference Number, up to 12 characters.",
+    )
+    uln = models.CharField("ULN", max_length=10, blank=True, validators=[validators.validate_uln])
+    first_name = models.CharField(max_length=50)
+    surname = models.CharField(max_length=50)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex, default=Sex.NOT_KNOWN)
+    ni_number = models.CharField(
+        "NI number", max_length=9, blank=True, validators=[validators.validate_ni_number]
+    )
+    email = models.CharField(max_length=128, blank=True, validators=[validators.validate_email])
+    address_line1 = models.CharField("address line 1", max_length=50, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=50, blank=True)
+    address_line3 = models.CharField("address line 3", max_length=50, blank=True)
+    address_line4 = models.CharField("address line 4", max_length=50, blank=True)
+    postcode = models.CharField(max_length=8, blank=True, validators=[validators.validate_postcode])
+    phone = models.CharField(max_length=20, blank=True)
+    mobile = models.CharField(max_length=20, blank=True)
+    start_date = models.DateField("programme start date")
+    planned_end_date = models.DateField("planned end date")
+    actual_end_date = models.DateField("actual end date", null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=LearnerStatus, default=LearnerStatus.IN_LEARNING
+    )
+    risk_band = models.CharField(max_length=10, choices=RiskBand, default=RiskBand.NOT_SET)
+    main_officer = models.ForeignKey(
+        Officer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="main_learners",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["surname", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["surname", "first_name"]),
+            models.Index(fields=["lrn"]),
+            models.Index(fields=["uln"]),
+            models.Index(fields=["status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(planned_end_date__gt=models.F("start_date")),
+                name="learner_planned_end_after_start",
+                violation_error_message="The planned end date must be after the start date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(actual_end_date__isnull=True)
+                | Q(actual_end_date__gte=models.F("start_date")),
+                name="learner_actual_end_not_before_start",
+                violation_error_message="The actual end date cannot be before the start date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.ident})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("learners:delivery_plan", args=[self.ident])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.surname}"
+
+    def clean(self) -> None:
+        _clean_postcode(self)
+        self.ni_number = validators.normalise_ni_number(self.ni_number)
+        self.email = self.email.strip()
+        _check_end_dates(self)
+
+
+class LearnerOfficerRole(models.Model):
+    """A learner's other officers, by role: a second assessor, a mentor, ..."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="officer_roles")
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="learner_roles")
+    role = models.ForeignKey(OfficerRole, on_delete=models.PROTECT, related_name="learner_roles")
+
+    class Meta:
+        ordering = ["role__name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "role"],
+                name="one_officer_per_learner_role",
+                violation_error_message="This learner already has an officer in that role.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.officer}"
+
+
+class PlacementQuerySet(models.QuerySet):
+    def current(self, on=None):
+        """Placements whose dates cover the day (today by default)."""
+        day = on or timezone.localdate()
+        return self.filter(Q(end_date__isnull=True) | Q(end_date__gte=day), start_date__lte=day)
+
+
+class Placement(models.Model):
+    """A learner at an organisation from a start date to an optional end date."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="placements")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="placements"
+    )
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+
+    objects = PlacementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="placement_end_not_before_start",
+                violation_error_message="A placement cannot end before it starts.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner.ident} at {self.organisation}"
+
+    def clean(self) -> None:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "A placement cannot end before it starts."})
+
+
+class QualificationStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    IN_PROGRESS = "in_progress", "In progress"
+    BREAK_IN_LEARNING = "break_in_learning", "Break in learning"
+    COMPLETED = "completed", "Completed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+def _percent_field(label: str) -> models.DecimalField:
+    return models.DecimalField(
+        label,
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+
+
+class LearnerQualification(models.Model):
+    """A qualification on a learner's delivery plan, with its progress."""
+
+    ON_TRACK_TOLERANCE = 10
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="qualifications")
+    qualification = models.ForeignKey(
+        Qualification, on_delete=models.PROTECT, related_name="learner_qualifications"
+    )
+    start_date = models.DateField()
+    planned_end_date = models.DateField()
+    actual_end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=QualificationStatus, default=QualificationStatus.NOT_STARTED
+    )
+    progress_percent = _percent_field("progress %")
+    assessed_percent = _percent_field("assessed %")
+    mapped_percent = _percent_field("mapped %")
+    timeline_percent = _percent_field("timeline %")
+
+    class Meta:
+        ordering = ["start_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "qualification"],
+                name="one_plan_entry_per_qualification",
+                violation_error_message="This qualification is already on the learner's plan.",
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_end_date__gt=models.F("start_date")),
+                name="qualification_planned_end_after_start",
+                violation_error_message="The planned end date must be after the start date.",
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 0, f"{name}__lte": 100}),
+                    name=f"learner_qualification_{name}_0_100",
+                )
+                for name in (
+                    "progress_percent",
+                    "assessed_percent",
+                    "mapped_percent",
+                    "timeline_percent",
+                )
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner.ident}: {self.qualification.reference}"
+
+    def clean(self) -> None:
+        _check_end_dates(self)
+
+    @property
+    def pace(self) -> str:
+        """'on track', 'behind' or 'ahead': progress compared with the time elapsed."""
+        gap = self.progress_percent - self.timeline_percent
+        if gap < -self.ON_TRACK_TOLERANCE:
+            return "behind"
+        if gap > self.ON_TRACK_TOLERANCE:
+            return "ahead"
+        return "on track"
+
+
+class ReviewType(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Attendance(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    ATTENDED = "attended", "Attended"
+    NOT_ATTENDED = "not_attended", "Not attended"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Review(models.Model):
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="reviews")
+    review_type = models.ForeignKey(
+        ReviewType, on_delete=models.PROTECT, null=True, blank=True, related_name="reviews"
+    )
+    proposed_at = models.DateTimeField("proposed date and time")
+    actual_at = models.DateTimeField("actual date and time", null=True, blank=True)
+    reviewer = models.ForeignKey(
+        Officer, on_delete=models.SET_NULL, null=True, blank=True, related_name="reviews"
+    )
+    attendance = models.CharField(max_length=20, choices=Attendance, default=Attendance.UNKNOWN)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        indexes = [models.Index(fields=["learner", "-proposed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.review_type or 'Review'} for {self.learner.ident}"

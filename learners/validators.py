@@ -1,0 +1,71 @@
+"""Validation rules for learner data, shared by forms, models and the API.
+
+The rules are those of the Smart Assessor contract (§8), since data that SA would refuse is
+wrong in the MIS too.
+"""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+POSTCODE_PATTERN = re.compile(r"^(?:[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}|GIR 0AA)$")
+NI_PATTERN = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
+NI_FORBIDDEN_PREFIXES = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def uln_is_valid(value: str) -> bool:
+    if not re.fullmatch(r"[1-9][0-9]{9}", value):
+        return False
+    total = sum(
+        int(digit) * weight for digit, weight in zip(value[:9], range(10, 1, -1), strict=True)
+    )
+    check = 10 - total % 11
+    return check != 10 and check == int(value[9])
+
+
+def validate_uln(value: str) -> None:
+    if not re.fullmatch(r"[1-9][0-9]{9}", value or ""):
+        raise ValidationError("A ULN is 10 digits, the first not 0.", code="uln_format")
+    if not uln_is_valid(value):
+        raise ValidationError(
+            "This ULN's check digit is wrong: check it against the Learner Record Service.",
+            code="uln_check_digit",
+        )
+
+
+def normalise_ni_number(value: str) -> str:
+    return re.sub(r"\s+", "", value or "").upper()
+
+
+def validate_ni_number(value: str) -> None:
+    if not NI_PATTERN.fullmatch(value) or value[:2] in NI_FORBIDDEN_PREFIXES:
+        raise ValidationError(
+            "Enter a National Insurance number like QQ123456C: two letters, six digits and "
+            "A, B, C or D.",
+            code="ni_number",
+        )
+
+
+def normalise_postcode(value: str) -> str:
+    compact = re.sub(r"\s+", "", value or "").upper()
+    if len(compact) < 5:
+        return compact
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def validate_postcode(value: str) -> None:
+    if not POSTCODE_PATTERN.fullmatch(value):
+        raise ValidationError("Enter a UK postcode, for example S1 2AB.", code="postcode")
+
+
+def validate_email(value: str) -> None:
+    if not EMAIL_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "Enter an email address like name@example.co.uk (one @, no spaces).", code="email"
+        )
+
+
+def validate_edrs_number(value: str) -> None:
+    if not re.fullmatch(r"[0-9]{1,9}", value):
+        raise ValidationError("An EDRS number is up to 9 digits.", code="edrs")

@@ -1,0 +1,6 @@
+from .roles import MANAGE_INTEGRATION
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    return {"can_manage_integration": bool(user and user.has_perm(MANAGE_INTEGRATION))}

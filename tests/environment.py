@@ -1,0 +1,67 @@
+"""Chooses the services the test suite runs on, before Django loads its settings.
+
+PostgreSQL is used when it is reachable and SQLite otherwise; tests marked ``postgres``,
+``redis`` or ``browser`` are skipped with a reason when those are missing. Under ``CI=true``
+nothing may be skipped for want of them: their absence fails the run at once.
+"""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/picsweb")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+if "DATABASE_URL" not in os.environ and _reachable(POSTGRES_URL):
+    os.environ["DATABASE_URL"] = POSTGRES_URL
+# Tests keep out of the files `make run` uses: an in-memory broker and cache unless set.
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+os.environ.setdefault("CACHE_URL", "locmemcache://")
+
+DATABASE = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+AVAILABLE = {
+    "postgres": DATABASE == "PostgreSQL",
+    "redis": _reachable(REDIS_URL),
+    "browser": shutil.which(CHROMIUM) is not None,
+}
+MISSING_REASONS = {
+    "postgres": "PostgreSQL is not reachable at 127.0.0.1:5432",
+    "redis": f"Redis is not reachable at {REDIS_URL}",
+    "browser": f"Chromium is not installed at {CHROMIUM}",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL")
+    config.addinivalue_line("markers", "redis: needs Redis")
+    config.addinivalue_line("markers", "browser: drives Chromium")
+    missing = [MISSING_REASONS[name] for name, ok in AVAILABLE.items() if not ok]
+    if CI and missing:
+        raise pytest.UsageError("CI=true, so nothing may be skipped: " + "; ".join(missing))
+
+
+def pytest_report_header(config):
+    services = ", ".join(f"{name}: {'yes' if ok else 'no'}" for name, ok in AVAILABLE.items())
+    return [f"picsweb: database {DATABASE}; {services}"]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name, ok in AVAILABLE.items():
+            if not ok and item.get_closest_marker(name):
+                item.add_marker(pytest.mark.skip(reason=MISSING_REASONS[name]))
