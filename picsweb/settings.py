@@ -197,6 +197,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Learners and their qualifications both have a "status", with different choices.
+    "ENUM_NAME_OVERRIDES": {
+        "LearnerStatusEnum": "learners.models.LearnerStatus",
+        "QualificationStatusEnum": "learners.models.QualificationStatus",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -234,4 +239,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-enrolments": {"task": "smartassessor.tasks.sweep_enrolments", "schedule": 60.0},
 }

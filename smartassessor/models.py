@@ -1,9 +1,19 @@
 """The integration's own records. They point at the MIS domain; the domain never points here."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from learners.models import OfficerRole
+from learners.models import (
+    Learner,
+    LearnerQualification,
+    Officer,
+    OfficerRole,
+    Organisation,
+    Qualification,
+    Review,
+    ReviewType,
+)
 
 from .fields import EncryptedTextField, UnreadableSecret
 
@@ -91,3 +101,228 @@ class IntegrationSettings(models.Model):
         return isinstance(self.password, UnreadableSecret) or isinstance(
             self.client_key, UnreadableSecret
         )
+
+
+class QualificationLink(models.Model):
+    """A local qualification offered by Smart Assessor as a course (F4)."""
+
+    qualification = models.OneToOneField(
+        Qualification, on_delete=models.CASCADE, related_name="smartassessor_link"
+    )
+    course_id = models.PositiveIntegerField("SA course id", unique=True)
+    course_title = models.CharField(max_length=255)
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.qualification.reference} → course {self.course_id}"
+
+
+class OfficerLink(models.Model):
+    """An officer linked to a Smart Assessor assessor (F5, or made at enrolment)."""
+
+    officer = models.OneToOneField(
+        Officer, on_delete=models.CASCADE, related_name="smartassessor_link"
+    )
+    assessor_id = models.PositiveIntegerField("SA assessor id", unique=True)
+    linked_at = models.DateTimeField(auto_now=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.officer} → assessor {self.assessor_id}"
+
+
+class OrganisationLink(models.Model):
+    """An organisation linked to a Smart Assessor employer (F6, or made at enrolment)."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="smartassessor_link"
+    )
+    employer_id = models.PositiveIntegerField("SA employer id", unique=True)
+    linked_at = models.DateTimeField(auto_now=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.organisation} → employer {self.employer_id}"
+
+
+class ReviewTypeMapping(models.Model):
+    """An SA event type code mapped to a review type, or ignored (review_type empty)."""
+
+    event_type_code = models.CharField(max_length=10, unique=True)
+    event_type_name = models.CharField(max_length=100, blank=True)
+    review_type = models.ForeignKey(
+        ReviewType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["event_type_code"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type_code} → {self.review_type or 'ignore'}"
+
+
+class AuditEntry(models.Model):
+    """Who did what to the integration's records, and when (F27). Secrets are never stored."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True, help_text="{field: [old, new]}")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+
+
+class LinkRefresh(models.Model):
+    """One run of Refresh Qualification Links (F4): a row first, then the background task."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    linked = models.PositiveIntegerField(default=0)
+    unlinked = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Link refresh {self.requested_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
+
+
+class Enrolment(models.Model):
+    """A learner's enrolment in Smart Assessor (F9, F10, F12).
+
+    The row is stored before any call is made and carries its own progress, so a retry
+    continues where the last attempt stopped. One current enrolment per learner; clearing the
+    link ends it and keeps it as history.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        ENROLLING = "enrolling", "Enrolling"
+        RETRYING = "retrying", "Retrying"
+        ENROLLED = "enrolled", "Enrolled"
+        PROBLEMS = "problems", "Enrolled with problems"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATES = (State.QUEUED, State.ENROLLING, State.RETRYING)
+
+    class Source(models.TextChoices):
+        ENROLMENT = "enrolment", "Created in Smart Assessor"
+        MANUAL = "manual", "Smart Assessor ID set by hand"
+
+    learner = models.ForeignKey(
+        Learner, on_delete=models.PROTECT, related_name="smartassessor_enrolments"
+    )
+    source = models.CharField(max_length=10, choices=Source, default=Source.ENROLMENT)
+    state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
+    is_current = models.BooleanField(default=True)
+    sa_learner_id = models.CharField("Smart Assessor ID", max_length=36, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(default=dict, help_text="What will be sent, as last built.")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker holds the enrolment until then."
+    )
+    last_error = models.TextField(blank=True)
+    field_errors = models.JSONField(default=dict, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    end_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner"],
+                condition=models.Q(is_current=True),
+                name="one_current_enrolment_per_learner",
+                violation_error_message="This learner already has a Smart Assessor enrolment.",
+            ),
+            models.UniqueConstraint(
+                fields=["sa_learner_id"],
+                condition=models.Q(is_current=True) & ~models.Q(sa_learner_id=""),
+                name="one_current_learner_per_sa_id",
+                violation_error_message="Another learner is already linked to this "
+                "Smart Assessor ID.",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.learner.ident}: {self.get_state_display()}"
+
+
+class CourseEnrolment(models.Model):
+    """One of the learner's qualifications as a course enrolment in Smart Assessor."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ENROLLED = "enrolled", "Enrolled"
+        REFUSED = "refused", "Refused"
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="courses")
+    learner_qualification = models.ForeignKey(
+        LearnerQualification, on_delete=models.CASCADE, related_name="smartassessor_courses"
+    )
+    state = models.CharField(max_length=10, choices=State, default=State.PENDING)
+    sa_learner_course_id = models.CharField(max_length=36, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment", "learner_qualification"], name="one_course_per_plan_entry"
+            ),
+            models.UniqueConstraint(
+                fields=["sa_learner_course_id"],
+                condition=~models.Q(sa_learner_course_id=""),
+                name="unique_sa_learner_course_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_qualification}: {self.get_state_display()}"
+
+
+class ReviewLink(models.Model):
+    """The SA session a review came from, so the next sync updates it (F16)."""
+
+    review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="smartassessor")
+    session_id = models.CharField(max_length=36, unique=True)
+
+    def __str__(self) -> str:
+        return f"Review {self.review_id} ← session {self.session_id}"

@@ -1,0 +1,157 @@
+"""How much the Smart Assessor client costs, measured against a local sandbox.
+
+Run with ``.venv/bin/python bench/client.py``. It starts its own sandbox (a free port, a
+temporary data file), then prints:
+
+- the median time of one call through the client (rate limiter, token, retries, typed
+  parsing) next to a bare ``requests`` call on the same endpoint over a pooled session, and
+  the difference: the client's own overhead per call;
+- the time to page through 10,000 bulk-seeded learners with the list iterator (PageSize 500)
+  and with the change-feed iterator (keyset, PageSize 500).
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from smartassessor.client import LocalRateLimiter, SmartAssessorClient  # noqa: E402
+
+# The sandbox's documented demo account (demo only).
+USERNAME = "api.demo@provider.example"
+PASSWORD = "sandbox-demo-password"
+CLIENT_KEY = "sandbox-demo-client-key"
+CALLS = 1000
+WARM_UP = 50
+LEARNERS = 10_000
+PAGE_SIZE = 500
+UNLIMITED = 1_000_000  # requests per second: the benchmark measures cost, not the limit
+
+
+def start_sandbox(data_file: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "run_sandbox",
+            "--port",
+            "0",
+            "--data",
+            data_file,
+            "--username",
+            USERNAME,
+            "--password",
+            PASSWORD,
+            "--client-key",
+            CLIENT_KEY,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    marker = "Smart Assessor sandbox listening on "
+    for line in process.stdout:
+        if marker in line:
+            return process, line.split(marker, 1)[1].strip()
+    process.kill()
+    raise SystemExit("The sandbox exited before it was listening.")
+
+
+def median_us(samples: list[float]) -> float:
+    return statistics.median(samples) * 1_000_000
+
+
+def per_call_overhead(client: SmartAssessorClient, base_url: str) -> None:
+    url = base_url + "/api/v1/event-types"
+    response = requests.post(
+        base_url + "/api/v1/token",
+        json={"Username": USERNAME, "Password": PASSWORD, "ClientKey": CLIENT_KEY},
+        timeout=10,
+    )
+    headers = {"Authorization": "Bearer " + response.json()["AccessToken"]}
+    bare = requests.Session()
+    bare_times, client_times = [], []
+    # Interleaved, so that drift in the machine's load affects both alike.
+    for index in range(WARM_UP + CALLS):
+        started = time.perf_counter()
+        bare.get(url, headers=headers, timeout=(5, 30)).json()
+        middle = time.perf_counter()
+        client.event_type_list()
+        ended = time.perf_counter()
+        if index >= WARM_UP:
+            bare_times.append(middle - started)
+            client_times.append(ended - middle)
+    bare_us, client_us = median_us(bare_times), median_us(client_times)
+    print(f"GET /event-types, median of {CALLS} calls each:")
+    print(f"  bare requests.Session:  {bare_us:8.0f} µs")
+    print(f"  SmartAssessorClient:    {client_us:8.0f} µs")
+    print(f"  client overhead:        {client_us - bare_us:8.0f} µs per call")
+
+
+def paging(client: SmartAssessorClient, base_url: str) -> None:
+    started = time.perf_counter()
+    response = requests.post(
+        base_url + "/_sandbox/seed",
+        json={"Learners": LEARNERS, "CoursesPerLearner": 1, "Prefix": "BENCH"},
+        timeout=120,
+    )
+    response.raise_for_status()
+    print(f"\nSeeded {LEARNERS:,} learners in {time.perf_counter() - started:.1f} s")
+
+    started = time.perf_counter()
+    listing = client.learner_list(page_size=PAGE_SIZE)
+    listed = sum(1 for _ in listing)
+    list_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    feed = client.learner_feed(page_size=PAGE_SIZE)
+    fed = sum(1 for _ in feed)
+    feed_seconds = time.perf_counter() - started
+
+    print(f"Paging through all learners at PageSize {PAGE_SIZE}:")
+    print(
+        f"  list iterator (Page):       {listed:,} learners in {list_seconds:.2f} s "
+        f"({listed / list_seconds:,.0f}/s)"
+    )
+    print(
+        f"  feed iterator (keyset):     {fed:,} learners in {feed_seconds:.2f} s "
+        f"({fed / feed_seconds:,.0f}/s)"
+    )
+
+
+def main() -> None:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        process, base_url = start_sandbox(str(Path(folder) / "sandbox.sqlite3"))
+        try:
+            requests.put(
+                base_url + "/_sandbox/faults", json={"RateLimitPerSecond": UNLIMITED}, timeout=10
+            ).raise_for_status()
+            client = SmartAssessorClient(
+                base_url=base_url,
+                username=USERNAME,
+                password=PASSWORD,
+                client_key=CLIENT_KEY,
+                rate_limiter=LocalRateLimiter(rate=UNLIMITED),
+            )
+            print(f"Sandbox at {base_url}\n")
+            per_call_overhead(client, base_url)
+            paging(client, base_url)
+            client.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    print(f"\nBenchmark took {time.perf_counter() - started:.0f} s in all.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+from django import forms
+from django.db import models as db_models
+from django.db.models import Q
+
+from . import validators
+from .models import (
+    Learner,
+    LearnerOfficerRole,
+    LearnerQualification,
+    LearnerStatus,
+    Officer,
+    Organisation,
+    Placement,
+    Review,
+)
+from .selectors import LEARNER_SORTS
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+class NormalisedCharField(forms.CharField):
+    """Text normalised the way the model stores it before it is checked.
+
+    People may type "s12ab" or "qq 12 34 56 c": the form takes them as "S1 2AB" and
+    "QQ123456C" instead of refusing them, so the input has no length limit of its own.
+    """
+
+    normalise = staticmethod(lambda value: value)
+
+    def to_python(self, value):
+        return self.normalise(super().to_python(value))
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+
+class PostcodeField(NormalisedCharField):
+    normalise = staticmethod(validators.normalise_postcode)
+
+
+class NINumberField(NormalisedCharField):
+    normalise = staticmethod(validators.normalise_ni_number)
+
+
+NORMALISED_FIELDS = {"postcode": PostcodeField, "ni_number": NINumberField}
+
+
+def _formfield(model_field: db_models.Field, **kwargs) -> forms.Field | None:
+    """Browser date pickers, normalised postcodes and NI numbers, https by default."""
+    if model_field.name in NORMALISED_FIELDS:
+        kwargs.setdefault("form_class", NORMALISED_FIELDS[model_field.name])
+    if isinstance(model_field, db_models.DateTimeField):
+        kwargs.setdefault("widget", DateTimeInput)
+    elif isinstance(model_field, db_models.DateField):
+        kwargs.setdefault("widget", DateInput)
+    elif isinstance(model_field, db_models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return model_field.formfield(**kwargs)
+
+
+class RecordForm(forms.ModelForm):
+    """The base of the MIS's record forms: date pickers and normalised input."""
+
+    fieldsets: list[tuple[str, list[str]]] = []
+
+    class Meta:
+        formfield_callback = _formfield
+
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The fields under their fieldset headings; one untitled group without fieldsets."""
+        if not self.fieldsets:
+            return [("", list(self))]
+        return [(legend, [self[name] for name in names]) for legend, names in self.fieldsets]
+
+
+def _active_officers_and(current_id: int | None):
+    return Officer.objects.filter(Q(is_active=True) | Q(pk=current_id))
+
+
+LEARNER_FIELDSETS = [
+    ("Identity", ["ident", "lrn", "uln", "first_name", "surname", "date_of_birth", "sex"]),
+    (
+        "Contact",
+        [
+            "ni_number",
+            "email",
+            "phone",
+            "mobile",
+            "address_line1",
+            "address_line2",
+            "address_line3",
+            "address_line4",
+            "postcode",
+        ],
+    ),
+    (
+        "Programme",
+        ["start_date", "planned_end_date", "actual_end_date", "status", "risk_band", "main_officer"],
+    ),
+]
+
+
+class LearnerForm(RecordForm):
+    fieldsets = LEARNER_FIELDSETS
+
+    class Meta(RecordForm.Meta):
+        model = Learner
+        fields = [name for _, names in LEARNER_FIELDSETS for name in names]
+        help_texts = {"uln": "Unique Learner Number: 10 digits, from the Learner Record Service."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["main_officer"].queryset = _active_officers_and(self.instance.main_officer_id)
+        if self.instance.pk:
+            # Other systems, Smart Assessor among them, know the learner by this code.
+            self.fields["ident"].disabled = True
+            self.fields["ident"].help_text = "The Learner Ident cannot change once it is set."
+
+
+class OfficerForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = Officer
+        fields = [
+            "title",
+            "forenames",
+            "surname",
+            "job_title",
+            "email",
+            "phone",
+            "mobile",
+            "roles",
+            "is_active",
+        ]
+        widgets = {"roles": forms.CheckboxSelectMultiple}
+
+
+class OrganisationForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = Organisation
+        fields = [
+            "name",
+            "phone",
+            "edrs_number",
+            "address_line1",
+            "address_line2",
+            "address_line3",
+            "address_line4",
+            "postcode",
+            "website",
+            "size_band",
+        ]
+
+
+class LearnerQualificationForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = LearnerQualification
+        fields = [
+            "qualification",
+            "start_date",
+            "planned_end_date",
+            "actual_end_date",
+            "status",
+            "progress_percent",
+            "assessed_percent",
+            "mapped_percent",
+            "timeline_percent",
+        ]
+
+
+class PlacementForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = Placement
+        fields = ["organisation", "start_date", "end_date"]
+
+
+class PlacementEndForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = Placement
+        fields = ["end_date"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["end_date"].required = True
+
+
+class LearnerOfficerRoleForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = LearnerOfficerRole
+        fields = ["role", "officer"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["officer"].queryset = _active_officers_and(self.instance.officer_id)
+
+
+class ReviewForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = Review
+        fields = ["review_type", "proposed_at", "actual_at", "reviewer", "attendance", "notes"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reviewer"].queryset = _active_officers_and(self.instance.reviewer_id)
+
+
+class LearnerFilterForm(forms.Form):
+    q = forms.CharField(label="Name, ident, LRN or ULN", required=False)
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any status"), *LearnerStatus.choices]
+    )
+    officer = forms.ModelChoiceField(
+        label="Main officer", required=False, queryset=Officer.objects.none(), empty_label="Anyone"
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(f"{sign}{key}", key) for key in LEARNER_SORTS for sign in ("", "-")],
+    )
+
+    def __init__(self, *args, officers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["officer"].queryset = officers
+
+
+class OfficerFilterForm(forms.Form):
+    q = forms.CharField(label="Name, email or job title", required=False)
+    active = forms.TypedChoiceField(
+        label="Show",
+        required=False,
+        choices=[("", "All officers"), ("active", "Active only"), ("inactive", "Inactive only")],
+        coerce=lambda choice: choice == "active",
+        empty_value=None,
+    )
+
+
+class OrganisationFilterForm(forms.Form):
+    q = forms.CharField(label="Name, postcode or EDRS number", required=False)

@@ -1,0 +1,473 @@
+"""The staff pages: the lists, the Delivery Plan, officers, organisations and the record forms.
+
+Views parse the request, check the permission, call a selector or one service and render.
+Signed-in users without the permission get 403; LoginRequiredMiddleware sends visitors to log in.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import models
+from django.forms import BaseForm
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.functional import cached_property
+from django.views.generic import FormView, ListView, TemplateView
+
+from . import extensions, forms, selectors, services
+from .models import (
+    Learner,
+    LearnerOfficerRole,
+    LearnerQualification,
+    Officer,
+    Organisation,
+    Placement,
+    Review,
+)
+
+PAGE_SIZE = 25
+
+
+class Page(PermissionRequiredMixin):
+    raise_exception = True
+    section = "learners"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(section=self.section, **kwargs)
+
+
+class FilteredListView(Page, ListView):
+    """A paged list whose search and filters come from a form over the query string."""
+
+    paginate_by = PAGE_SIZE
+    filter_form_class: type[BaseForm]
+
+    @cached_property
+    def filters(self) -> BaseForm:
+        form = self.filter_form_class(self.request.GET, **self.get_filter_form_kwargs())
+        # Fields with a value that makes no sense are left out rather than refused.
+        form.is_valid()
+        return form
+
+    def get_filter_form_kwargs(self) -> dict:
+        return {}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(filters=self.filters, **kwargs)
+
+
+class LearnerListView(FilteredListView):
+    permission_required = "learners.view_learner"
+    template_name = "learners/learner_list.html"
+    context_object_name = "learners"
+    filter_form_class = forms.LearnerFilterForm
+
+    def get_filter_form_kwargs(self) -> dict:
+        return {"officers": selectors.main_officers()}
+
+    @property
+    def sort(self) -> str:
+        return self.filters.cleaned_data.get("sort") or "name"
+
+    def get_queryset(self):
+        values = self.filters.cleaned_data
+        return selectors.learner_list(
+            search=values.get("q", ""),
+            status=values.get("status", ""),
+            main_officer=values.get("officer"),
+            sort=self.sort,
+        )
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            sort=self.sort,
+            list_actions=extensions.render("learner_list_actions", self.request, None),
+            **kwargs,
+        )
+
+
+class DeliveryPlanView(Page, TemplateView):
+    permission_required = "learners.view_learner"
+    template_name = "learners/delivery_plan.html"
+
+    def get_context_data(self, **kwargs):
+        plan = selectors.delivery_plan(ident=self.kwargs["ident"])
+        return super().get_context_data(plan=plan, learner=plan.learner, **kwargs)
+
+
+class OfficerListView(FilteredListView):
+    permission_required = "learners.view_officer"
+    section = "officers"
+    template_name = "learners/officer_list.html"
+    context_object_name = "officers"
+    filter_form_class = forms.OfficerFilterForm
+
+    def get_queryset(self):
+        values = self.filters.cleaned_data
+        return selectors.officer_list(search=values.get("q", ""), active=values.get("active"))
+
+
+class OfficerDetailView(Page, TemplateView):
+    permission_required = "learners.view_officer"
+    section = "officers"
+    template_name = "learners/officer_detail.html"
+
+    def get_context_data(self, **kwargs):
+        officer = selectors.officer_detail(officer_id=self.kwargs["pk"])
+        learners = Paginator(selectors.officer_main_learners(officer=officer), PAGE_SIZE)
+        return super().get_context_data(
+            officer=officer, page_obj=learners.get_page(self.request.GET.get("page")), **kwargs
+        )
+
+
+class OrganisationListView(FilteredListView):
+    permission_required = "learners.view_organisation"
+    section = "organisations"
+    template_name = "learners/organisation_list.html"
+    context_object_name = "organisations"
+    filter_form_class = forms.OrganisationFilterForm
+
+    def get_queryset(self):
+        return selectors.organisation_list(search=self.filters.cleaned_data.get("q", ""))
+
+
+class OrganisationDetailView(Page, TemplateView):
+    permission_required = "learners.view_organisation"
+    section = "organisations"
+    template_name = "learners/organisation_detail.html"
+
+    def get_context_data(self, **kwargs):
+        organisation = get_object_or_404(Organisation, pk=self.kwargs["pk"])
+        placements = Paginator(
+            selectors.organisation_current_placements(organisation=organisation), PAGE_SIZE
+        )
+        return super().get_context_data(
+            organisation=organisation,
+            page_obj=placements.get_page(self.request.GET.get("page")),
+            **kwargs,
+        )
+
+
+def _add_errors(form: BaseForm, error: ValidationError) -> None:
+    """Put a service's validation errors next to the form's fields, the others at the top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, ValidationError(errors))
+
+
+class RecordFormView(Page, FormView):
+    """Adds or edits one record through one service, then returns to the page it belongs to."""
+
+    template_name = "learners/record_form.html"
+    success_message: str  # formatted with the saved record as ``record``
+
+    def get_instance(self) -> models.Model | None:
+        return None
+
+    def get_title(self) -> str:
+        raise NotImplementedError
+
+    def save(self, data: dict) -> models.Model:
+        raise NotImplementedError
+
+    def cancel_url(self) -> str:
+        return self.get_instance().get_absolute_url()
+
+    def owner_url(self, record: models.Model) -> str:
+        return record.get_absolute_url()
+
+    def get_success_message(self, record: models.Model) -> str:
+        return self.success_message.format(record=record)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": self.get_instance()}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            title=self.get_title(), cancel_url=self.cancel_url(), **kwargs
+        )
+
+    def form_valid(self, form):
+        try:
+            record = self.save(form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, self.get_success_message(record))
+        return redirect(self.owner_url(record))
+
+
+class LearnerAddView(RecordFormView):
+    permission_required = "learners.add_learner"
+    form_class = forms.LearnerForm
+    success_message = "{record.full_name} was added."
+
+    def get_title(self) -> str:
+        return "Add a learner"
+
+    def cancel_url(self) -> str:
+        return reverse("learners:list")
+
+    def save(self, data):
+        return services.learner_create(data=data)
+
+
+class LearnerEditView(RecordFormView):
+    permission_required = "learners.change_learner"
+    form_class = forms.LearnerForm
+    success_message = "{record.full_name}'s details were saved."
+
+    @cached_property
+    def learner(self) -> Learner:
+        return get_object_or_404(Learner, ident=self.kwargs["ident"])
+
+    def get_instance(self):
+        return self.learner
+
+    def get_title(self) -> str:
+        return f"Edit {self.learner.full_name}"
+
+    def save(self, data):
+        return services.learner_update(learner=self.learner, data=data)
+
+
+class OfficerAddView(RecordFormView):
+    permission_required = "learners.add_officer"
+    section = "officers"
+    form_class = forms.OfficerForm
+    success_message = "{record.full_name} was added."
+
+    def get_title(self) -> str:
+        return "Add an officer"
+
+    def cancel_url(self) -> str:
+        return reverse("learners:officer_list")
+
+    def save(self, data):
+        return services.officer_create(data=data)
+
+
+class OfficerEditView(RecordFormView):
+    permission_required = "learners.change_officer"
+    section = "officers"
+    form_class = forms.OfficerForm
+    success_message = "{record.full_name}'s details were saved."
+
+    @cached_property
+    def officer(self) -> Officer:
+        return get_object_or_404(Officer, pk=self.kwargs["pk"])
+
+    def get_instance(self):
+        return self.officer
+
+    def get_title(self) -> str:
+        return f"Edit {self.officer.full_name}"
+
+    def save(self, data):
+        return services.officer_update(officer=self.officer, data=data)
+
+
+class OrganisationAddView(RecordFormView):
+    permission_required = "learners.add_organisation"
+    section = "organisations"
+    form_class = forms.OrganisationForm
+    success_message = "{record.name} was added."
+
+    def get_title(self) -> str:
+        return "Add an organisation"
+
+    def cancel_url(self) -> str:
+        return reverse("learners:organisation_list")
+
+    def save(self, data):
+        return services.organisation_create(data=data)
+
+
+class OrganisationEditView(RecordFormView):
+    permission_required = "learners.change_organisation"
+    section = "organisations"
+    form_class = forms.OrganisationForm
+    success_message = "{record.name}'s details were saved."
+
+    @cached_property
+    def organisation(self) -> Organisation:
+        return get_object_or_404(Organisation, pk=self.kwargs["pk"])
+
+    def get_instance(self):
+        return self.organisation
+
+    def get_title(self) -> str:
+        return f"Edit {self.organisation.name}"
+
+    def save(self, data):
+        return services.organisation_update(organisation=self.organisation, data=data)
+
+
+class LearnerRecordMixin:
+    """Pages about one of a learner's records: they return to the learner's Delivery Plan.
+
+    ``record_model`` is the kind of record; edit pages find it by the ``pk`` of the URL.
+    """
+
+    record_model: type[models.Model]
+
+    @cached_property
+    def learner(self) -> Learner:
+        return get_object_or_404(Learner, ident=self.kwargs["ident"])
+
+    @cached_property
+    def record(self) -> models.Model | None:
+        if "pk" not in self.kwargs:
+            return None
+        return get_object_or_404(self.record_model, pk=self.kwargs["pk"], learner=self.learner)
+
+    def get_instance(self):
+        return self.record
+
+    def cancel_url(self) -> str:
+        return self.learner.get_absolute_url()
+
+    def owner_url(self, record) -> str:
+        return self.learner.get_absolute_url()
+
+
+class LearnerQualificationAddView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.add_learnerqualification"
+    form_class = forms.LearnerQualificationForm
+    success_message = "{record.qualification} was added to the delivery plan."
+
+    def get_title(self) -> str:
+        return f"Add a qualification to {self.learner.full_name}'s plan"
+
+    def save(self, data):
+        return services.learner_qualification_create(learner=self.learner, data=data)
+
+
+class LearnerQualificationEditView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.change_learnerqualification"
+    record_model = LearnerQualification
+    form_class = forms.LearnerQualificationForm
+    success_message = "{record.qualification} was saved."
+
+    def get_title(self) -> str:
+        return f"Edit {self.record.qualification} for {self.learner.full_name}"
+
+    def save(self, data):
+        return services.learner_qualification_update(learner_qualification=self.record, data=data)
+
+
+class PlacementAddView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.add_placement"
+    form_class = forms.PlacementForm
+    success_message = "The placement at {record.organisation} was added."
+
+    def get_title(self) -> str:
+        return f"Add a placement for {self.learner.full_name}"
+
+    def save(self, data):
+        return services.placement_create(learner=self.learner, data=data)
+
+
+class PlacementEditView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.change_placement"
+    record_model = Placement
+    form_class = forms.PlacementForm
+    success_message = "The placement at {record.organisation} was saved."
+
+    def get_title(self) -> str:
+        return f"Edit {self.learner.full_name}'s placement at {self.record.organisation}"
+
+    def save(self, data):
+        return services.placement_update(placement=self.record, data=data)
+
+
+class PlacementEndView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.change_placement"
+    record_model = Placement
+    form_class = forms.PlacementEndForm
+    def get_success_message(self, record: Placement) -> str:
+        return f"The placement at {record.organisation} ends on {formats.date_format(record.end_date)}."
+
+    def get_initial(self):
+        return {"end_date": self.record.end_date or timezone.localdate()}
+
+    def get_title(self) -> str:
+        return f"End {self.learner.full_name}'s placement at {self.record.organisation}"
+
+    def save(self, data):
+        return services.placement_end(placement=self.record, end_date=data["end_date"])
+
+
+class LearnerOfficerRoleAddView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.add_learnerofficerrole"
+    form_class = forms.LearnerOfficerRoleForm
+    success_message = "{record.officer} is now {record.role}."
+
+    def get_title(self) -> str:
+        return f"Add an officer for {self.learner.full_name}"
+
+    def save(self, data):
+        return services.learner_officer_role_create(learner=self.learner, data=data)
+
+
+class LearnerOfficerRoleEditView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.change_learnerofficerrole"
+    record_model = LearnerOfficerRole
+    form_class = forms.LearnerOfficerRoleForm
+    success_message = "{record.officer} is now {record.role}."
+
+    def get_title(self) -> str:
+        return f"Edit {self.learner.full_name}'s {self.record.role}"
+
+    def save(self, data):
+        return services.learner_officer_role_update(learner_officer_role=self.record, data=data)
+
+
+class LearnerOfficerRoleRemoveView(LearnerRecordMixin, Page, TemplateView):
+    permission_required = "learners.delete_learnerofficerrole"
+    record_model = LearnerOfficerRole
+    template_name = "learners/confirm_remove.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            title=f"Remove {self.learner.full_name}'s {self.record.role}",
+            cancel_url=self.cancel_url(),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        role = self.record
+        services.learner_officer_role_delete(learner_officer_role=role)
+        messages.success(request, f"{role.officer} is no longer {role.role}.")
+        return HttpResponseRedirect(self.owner_url(role))
+
+
+class ReviewAddView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.add_review"
+    form_class = forms.ReviewForm
+    success_message = "The review was added."
+
+    def get_title(self) -> str:
+        return f"Add a review for {self.learner.full_name}"
+
+    def save(self, data):
+        return services.review_create(learner=self.learner, data=data)
+
+
+class ReviewEditView(LearnerRecordMixin, RecordFormView):
+    permission_required = "learners.change_review"
+    record_model = Review
+    form_class = forms.ReviewForm
+    success_message = "The review was saved."
+
+    def get_title(self) -> str:
+        proposed = formats.date_format(timezone.localtime(self.record.proposed_at))
+        return f"Edit the review of {proposed} for {self.learner.full_name}"
+
+    def save(self, data):
+        return services.review_update(review=self.record, data=data)

@@ -1,0 +1,40 @@
+"""The audit trail (F27): who changed which integration record, from what to what."""
+
+from typing import Any
+
+from django.db import models
+
+from .models import AuditEntry
+
+SECRET_FIELDS = frozenset({"password", "client_key"})
+MASK = "(changed)"
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    instance: models.Model,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    reason: str = "",
+) -> AuditEntry:
+    """Store one entry; a secret's values are never stored, only that it changed."""
+    stored = {
+        field: [MASK, MASK] if field in SECRET_FIELDS else [_plain(old), _plain(new)]
+        for field, (old, new) in (changes or {}).items()
+    }
+    return AuditEntry.objects.create(
+        actor=actor if actor and actor.is_authenticated else None,
+        action=action,
+        object_type=instance._meta.label,
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:200],
+        changes=stored,
+        reason=reason,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -1,0 +1,736 @@
+"""``SmartAssessorClient``: every endpoint of the contract, over one pooled HTTP session.
+
+What the client does on every call: take a token from the rate limiter, send with explicit
+(connect, read) timeouts, map the answer to a typed result or a typed error (``errors``), renew
+the access token once when the server says it expired, wait ``Retry-After`` on 429, and retry
+GET, PUT and PATCH on transient failures with bounded exponential backoff and full jitter.
+POSTs are only repeated after a 429 (the server did not act); creates carry an
+``Idempotency-Key`` so that the caller can repeat them safely.
+"""
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    AuthenticationFailed,
+    Conflict,
+    ErrorDetail,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    SmartAssessorError,
+    Transient,
+    ValidationFailed,
+)
+from .paging import Feed, Listing
+from .ratelimit import LocalRateLimiter, RateLimiter
+from .tokens import MemoryTokenStore, StoredToken, TokenStore, account_fingerprint, usable_until
+from .types import (
+    AccessToken,
+    Assessor,
+    AssessorId,
+    AssessorInput,
+    Course,
+    Employer,
+    EmployerId,
+    EmployerInput,
+    EventType,
+    FeedPosition,
+    Learner,
+    LearnerChanges,
+    LearnerCourse,
+    LearnerCourseInput,
+    LearnerId,
+    LearnerInput,
+    Page,
+    Session,
+    SmartCoachScore,
+    WireFormatError,
+    format_datetime,
+    from_wire,
+    parse_items,
+    parse_page,
+    to_wire,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")
+_RENEWABLE_TOKEN_CODES = {"token_expired", "unauthorized"}
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How hard the client tries before an error reaches the caller.
+
+    ``max_attempts`` bounds the tries of one call (transient failures and 429s together; a
+    token renewal does not count). Backoff before try n+1 is uniform in
+    [0, min(max_delay, base_delay * 2**(n-1))]. A 429 is waited out when its Retry-After is at
+    most ``max_retry_after`` seconds; a longer one is raised at once for the caller to plan.
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def backoff_ceiling(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+
+
+def _full_jitter(ceiling: float) -> float:
+    return random.uniform(0, ceiling)
+
+
+class _TokenRejected(AuthenticationFailed):
+    """401 token_expired/unauthorized for a token we sent: renew once and repeat."""
+
+
+class SmartAssessorClient:
+    """One Smart Assessor account. Thread-safe; share one per process.
+
+    ``pool_size`` is the number of connections kept open to the server: the number of
+    threads expected to call at once. ``rate_limiter`` defaults to 10 requests a second for
+    this process alone, ``token_store`` to this process's memory. ``sleep``, ``jitter`` and
+    ``clock`` (wall-clock seconds, for token lifetimes) are there for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        username: str,
+        password: str,
+        client_key: str,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        rate_limiter: RateLimiter | None = None,
+        token_store: TokenStore | None = None,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float], float] = _full_jitter,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self._password = password
+        self._client_key = client_key
+        self._api = self.base_url + "/api/v1"
+        self.timeout = (connect_timeout, read_timeout)
+        self._limiter = rate_limiter or LocalRateLimiter(rate=10.0)
+        self._tokens = token_store or MemoryTokenStore()
+        self._token_key = "smartassessor:token:" + account_fingerprint(
+            base_url=self.base_url, username=username, client_key=client_key
+        )
+        self._token_lock = threading.Lock()
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._jitter = jitter
+        self._clock = clock
+        self._session = requests.Session()
+        self._session.headers.update(
+            {"Accept": "application/json", "User-Agent": "picsweb-smartassessor-client/1"}
+        )
+        # Retries are ours (they depend on the method and the answer), never urllib3's.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def __repr__(self) -> str:
+        return f"<SmartAssessorClient {self.base_url} as {self.username}>"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "SmartAssessorClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- Authentication (§2) -----------------------------------------------------------------
+
+    def authenticate(self) -> None:
+        """Fetch a new access token now; raises ``AuthenticationFailed`` for bad credentials."""
+        with self._token_lock:
+            self._fetch_token()
+
+    def _access_token(self) -> str:
+        stored = self._tokens.get(self._token_key)
+        if stored is not None and stored.usable_until > self._clock():
+            return stored.access_token
+        with self._token_lock:
+            # Another thread may have renewed it while this one waited for the lock.
+            stored = self._tokens.get(self._token_key)
+            if stored is not None and stored.usable_until > self._clock():
+                return stored.access_token
+            return self._fetch_token()
+
+    def _fetch_token(self) -> str:
+        issued_at = self._clock()
+        data = self._call(
+            "POST",
+            "/token",
+            body={
+                "Username": self.username,
+                "Password": self._password,
+                "ClientKey": self._client_key,
+            },
+            authenticated=False,
+            # A new token does not revoke older ones, so asking again is harmless.
+            retry_transient=True,
+        )
+        token = self._parse("POST", "/token", lambda: from_wire(AccessToken, data))
+        self._tokens.set(
+            self._token_key,
+            StoredToken(
+                access_token=token.access_token,
+                usable_until=usable_until(issued_at=issued_at, expires_in=token.expires_in),
+            ),
+        )
+        logger.info(
+            "Smart Assessor: new access token for %s (expires in %s s)",
+            self.username,
+            token.expires_in,
+        )
+        return token.access_token
+
+    # --- Courses (§7.1) ----------------------------------------------------------------------
+
+    def course_list(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Listing[Course]:
+        return self._listing(Course, "/courses", page_size=page_size)
+
+    # --- Employers (§7.2) --------------------------------------------------------------------
+
+    def employer_page(
+        self,
+        *,
+        page: int = 1,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        search: str | None = None,
+        mis_employer_id: str | None = None,
+    ) -> Page[Employer]:
+        filters = {"Search": search, "MISEmployerId": mis_employer_id}
+        return self._page(Employer, "/employers", page=page, page_size=page_size, **filters)
+
+    def employer_list(
+        self,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        search: str | None = None,
+        mis_employer_id: str | None = None,
+    ) -> Listing[Employer]:
+        filters = {"Search": search, "MISEmployerId": mis_employer_id}
+        return self._listing(Employer, "/employers", page_size=page_size, **filters)
+
+    def employer_get(self, *, employer_id: EmployerId) -> Employer:
+        return self._get(Employer, f"/employers/{_segment(employer_id)}", id_type=int)
+
+    def employer_create(self, *, employer: EmployerInput, idempotency_key: str) -> Employer:
+        return self._create(Employer, "/employers", to_wire(employer), idempotency_key, int)
+
+    def employer_update(self, *, employer_id: EmployerId, employer: EmployerInput) -> Employer:
+        """PUT: every writable field is replaced; None empties it."""
+        path = f"/employers/{_segment(employer_id)}"
+        return self._write(Employer, "PUT", path, to_wire(employer), id_type=int)
+
+    # --- Assessors (§7.3) --------------------------------------------------------------------
+
+    def assessor_page(
+        self,
+        *,
+        page: int = 1,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        search: str | None = None,
+        mis_assessor_id: str | None = None,
+    ) -> Page[Assessor]:
+        filters = {"Search": search, "MISAssessorId": mis_assessor_id}
+        return self._page(Assessor, "/assessors", page=page, page_size=page_size, **filters)
+
+    def assessor_list(
+        self,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        search: str | None = None,
+        mis_assessor_id: str | None = None,
+    ) -> Listing[Assessor]:
+        filters = {"Search": search, "MISAssessorId": mis_assessor_id}
+        return self._listing(Assessor, "/assessors", page_size=page_size, **filters)
+
+    def assessor_get(self, *, assessor_id: AssessorId) -> Assessor:
+        return self._get(Assessor, f"/assessors/{_segment(assessor_id)}", id_type=int)
+
+    def assessor_create(self, *, assessor: AssessorInput, idempotency_key: str) -> Assessor:
+        return self._create(Assessor, "/assessors", to_wire(assessor), idempotency_key, int)
+
+    def assessor_update(self, *, assessor_id: AssessorId, assessor: AssessorInput) -> Assessor:
+        """PUT: every writable field is replaced; None empties it."""
+        path = f"/assessors/{_segment(assessor_id)}"
+        return self._write(Assessor, "PUT", path, to_wire(assessor), id_type=int)
+
+    # --- Learners (§7.4) ---------------------------------------------------------------------
+
+    def learner_page(
+        self,
+        *,
+        page: int = 1,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        mis_learner_id: str | None = None,
+    ) -> Page[Learner]:
+        return self._page(
+            Learner, "/learners", page=page, page_size=page_size, MISLearnerId=mis_learner_id
+        )
+
+    def learner_list(
+        self, *, page_size: int = DEFAULT_PAGE_SIZE, mis_learner_id: str | None = None
+    ) -> Listing[Learner]:
+        return self._listing(Learner, "/learners", page_size=page_size, MISLearnerId=mis_learner_id)
+
+    def learner_feed(
+        self,
+        *,
+        since: FeedPosition | dt.datetime | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Feed[Learner]:
+        return self._feed(Learner, "/learners", _position_by_id, since=since, page_size=page_size)
+
+    def learner_get(self, *, learner_id: LearnerId) -> Learner:
+        return self._get(Learner, f"/learners/{_segment(learner_id)}", id_type=str)
+
+    def learner_create(
+        self, *, learner: LearnerInput, idempotency_key: str, send_welcome_email: bool = False
+    ) -> Learner:
+        body = to_wire(learner) | {"SendWelcomeEmail": send_welcome_email}
+        return self._create(Learner, "/learners", body, idempotency_key, str)
+
+    def learner_update(self, *, learner_id: LearnerId, changes: LearnerChanges) -> Learner:
+        """PATCH: only the fields set on ``changes`` are sent."""
+        path = f"/learners/{_segment(learner_id)}"
+        return self._write(Learner, "PATCH", path, to_wire(changes), id_type=str)
+
+    # --- Learner courses (§7.5) --------------------------------------------------------------
+
+    def learner_course_list(
+        self, *, learner_id: LearnerId, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Listing[LearnerCourse]:
+        path = f"/learners/{_segment(learner_id)}/courses"
+        return self._listing(LearnerCourse, path, page_size=page_size)
+
+    def learner_course_create(
+        self, *, learner_id: LearnerId, enrolment: LearnerCourseInput, idempotency_key: str
+    ) -> LearnerCourse:
+        path = f"/learners/{_segment(learner_id)}/courses"
+        return self._create(LearnerCourse, path, to_wire(enrolment), idempotency_key, str)
+
+    def learner_course_feed(
+        self,
+        *,
+        since: FeedPosition | dt.datetime | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Feed[LearnerCourse]:
+        return self._feed(
+            LearnerCourse, "/learner-courses", _position_by_id, since=since, page_size=page_size
+        )
+
+    # --- Sessions (§7.6) ---------------------------------------------------------------------
+
+    def learner_session_list(
+        self, *, learner_id: LearnerId, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Listing[Session]:
+        path = f"/learners/{_segment(learner_id)}/sessions"
+        return self._listing(Session, path, page_size=page_size)
+
+    def session_feed(
+        self,
+        *,
+        since: FeedPosition | dt.datetime | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Feed[Session]:
+        return self._feed(Session, "/sessions", _position_by_id, since=since, page_size=page_size)
+
+    def event_type_list(self) -> tuple[EventType, ...]:
+        data = self._call("GET", "/event-types")
+        return self._parse("GET", "/event-types", lambda: parse_items(EventType, data))
+
+    # --- Smart Coach (§7.7) ------------------------------------------------------------------
+
+    def smart_coach_get(self, *, learner_id: LearnerId) -> SmartCoachScore:
+        """Raises ``NotFound`` when the learner has no score yet, ``Forbidden`` if unlicensed."""
+        path = f"/learners/{_segment(learner_id)}/smart-coach"
+        return self._get(SmartCoachScore, path, id_type=str)
+
+    def smart_coach_feed(
+        self,
+        *,
+        since: FeedPosition | dt.datetime | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Feed[SmartCoachScore]:
+        return self._feed(
+            SmartCoachScore, "/smart-coach", _position_by_learner, since=since, page_size=page_size
+        )
+
+    # --- Shapes of calls ---------------------------------------------------------------------
+
+    def _get(self, cls: type[T], path: str, *, id_type: type) -> T:
+        data = self._call("GET", path, conflict_id_type=id_type)
+        return self._parse("GET", path, lambda: from_wire(cls, data))
+
+    def _write(self, cls: type[T], method: str, path: str, body: dict, *, id_type: type) -> T:
+        data = self._call(method, path, body=body, conflict_id_type=id_type)
+        return self._parse(method, path, lambda: from_wire(cls, data))
+
+    def _create(
+        self, cls: type[T], path: str, body: dict, idempotency_key: str, id_type: type
+    ) -> T:
+        if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ValueError("an Idempotency-Key is 1 to 64 visible ASCII characters")
+        data = self._call(
+            "POST", path, body=body, idempotency_key=idempotency_key, conflict_id_type=id_type
+        )
+        return self._parse("POST", path, lambda: from_wire(cls, data))
+
+    def _page(
+        self, cls: type[T], path: str, *, page: int, page_size: int, **filters: Any
+    ) -> Page[T]:
+        _check_page_size(page_size)
+        if page < 1:
+            raise ValueError("pages are numbered from 1")
+        params = {"Page": page, "PageSize": page_size}
+        params.update({name: value for name, value in filters.items() if value is not None})
+        data = self._call("GET", path, params=params)
+        return self._parse("GET", path, lambda: parse_page(cls, data))
+
+    def _listing(self, cls: type[T], path: str, *, page_size: int, **filters: Any) -> Listing[T]:
+        _check_page_size(page_size)
+        return Listing(
+            fetch_page=lambda number: self._page(
+                cls, path, page=number, page_size=page_size, **filters
+            ),
+            page_size=page_size,
+        )
+
+    def _feed(
+        self,
+        cls: type[T],
+        path: str,
+        position_of: Callable[[Any], FeedPosition],
+        *,
+        since: FeedPosition | dt.datetime | None,
+        page_size: int,
+    ) -> Feed[T]:
+        _check_page_size(page_size)
+
+        def fetch_page(cursor: FeedPosition | dt.datetime) -> Page[T]:
+            if isinstance(cursor, FeedPosition):
+                params: dict[str, Any] = cursor.query()
+            else:
+                params = {"ModifiedSince": format_datetime(cursor)}
+            params["PageSize"] = page_size
+            data = self._call("GET", path, params=params)
+            return self._parse("GET", path, lambda: parse_page(cls, data))
+
+        return Feed(
+            fetch_page=fetch_page, position_of=position_of, since=since, page_size=page_size
+        )
+
+    def _parse(self, method: str, path: str, parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except WireFormatError as exc:
+            raise ProtocolError(
+                f"the answer does not have the documented shape: {exc}", method=method, path=path
+            ) from None
+
+    # --- The exchange ------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        conflict_id_type: type | None = None,
+        authenticated: bool = True,
+        retry_transient: bool | None = None,
+    ) -> Any:
+        """Send until an answer is final; returns the parsed JSON of a 2xx answer."""
+        if retry_transient is None:
+            retry_transient = method != "POST"
+        attempt = 1
+        renewed = False
+        while True:
+            token = self._access_token() if authenticated else None
+            try:
+                return self._exchange(
+                    method,
+                    path,
+                    params=params,
+                    body=body,
+                    token=token,
+                    idempotency_key=idempotency_key,
+                    conflict_id_type=conflict_id_type,
+                )
+            except _TokenRejected as exc:
+                if renewed:
+                    raise AuthenticationFailed(
+                        "a newly issued access token was refused as well",
+                        method=method,
+                        path=path,
+                        status=exc.status,
+                        errors=exc.errors,
+                    ) from None
+                renewed = True
+                self._tokens.discard(self._token_key, token)
+                logger.info("Smart Assessor refused the access token; renewing it once")
+                continue
+            except RateLimited as exc:
+                if attempt >= self._retry.max_attempts or exc.retry_after > (
+                    self._retry.max_retry_after
+                ):
+                    raise
+                logger.warning("%s; waiting %s s as asked", exc, exc.retry_after)
+                self._sleep(exc.retry_after)
+            except Transient as exc:
+                if not retry_transient or attempt >= self._retry.max_attempts:
+                    raise
+                delay = self._jitter(self._retry.backoff_ceiling(attempt))
+                logger.warning("%s; try %d in %.2f s", exc, attempt + 1, delay)
+                self._sleep(delay)
+            attempt += 1
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        token: str | None,
+        idempotency_key: str | None,
+        conflict_id_type: type | None,
+    ) -> Any:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            data = json.dumps(body, ensure_ascii=False).encode()
+        where = {"method": method, "path": path}
+        try:
+            self._limiter.acquire()
+        except Transient as exc:
+            raise Transient(exc.detail, ambiguous=False, **where) from exc
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                method,
+                self._api + path,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout:
+            raise Transient(
+                f"no connection to {self.base_url} within {self.timeout[0]} s",
+                ambiguous=False,
+                **where,
+            ) from None
+        except requests.Timeout:
+            raise Transient(
+                f"no answer within {self.timeout[1]} s", ambiguous=True, **where
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            # A certificate problem does not go away by itself: not transient.
+            raise SmartAssessorError(
+                f"the TLS handshake with {self.base_url} failed ({_reason(exc)})", **where
+            ) from None
+        except requests.ConnectionError as exc:
+            raise Transient(
+                f"connection to {self.base_url} failed ({_reason(exc)})",
+                ambiguous=not _never_connected(exc),
+                **where,
+            ) from None
+        except requests.RequestException as exc:
+            raise SmartAssessorError(f"the request could not be made ({exc})", **where) from None
+        status = response.status_code
+        logger.debug(
+            "Smart Assessor %s %s -> %s in %.0f ms",
+            method,
+            path,
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+        if 200 <= status < 300:
+            try:
+                return json.loads(response.content)
+            except ValueError:
+                raise ProtocolError(
+                    f"the answer is not JSON: {_snippet(response)}", status=status, **where
+                ) from None
+        raise _error_from_response(
+            response, where=where, sent_token=token is not None, conflict_id_type=conflict_id_type
+        )
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _segment(value: int | str) -> str:
+    return quote(str(value), safe="")
+
+
+def _check_page_size(page_size: int) -> None:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
+
+
+def _position_by_id(item: Any) -> FeedPosition:
+    return FeedPosition(modified_at=item.modified_at, smart_assessor_id=item.smart_assessor_id)
+
+
+def _position_by_learner(score: SmartCoachScore) -> FeedPosition:
+    # A Smart Coach score has no id of its own: it is keyed by its learner.
+    return FeedPosition(
+        modified_at=score.modified_at, smart_assessor_id=score.learner_smart_assessor_id
+    )
+
+
+def _snippet(response: requests.Response) -> str:
+    text = " ".join(response.text.split())
+    if not text:
+        return "(empty body)"
+    return repr(text if len(text) <= 200 else text[:197] + "...")
+
+
+def _exception_chain(exc: BaseException):
+    seen = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        for linked in (getattr(current, "reason", None), current.__cause__, current.__context__):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the request cannot have reached the server (refused, DNS failure)."""
+    return any(
+        isinstance(link, urllib3.exceptions.NewConnectionError) for link in _exception_chain(exc)
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    innermost = list(_exception_chain(exc))[-1]
+    return str(innermost) or type(innermost).__name__
+
+
+def _error_details(payload: Any) -> list[ErrorDetail]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("Errors"), list):
+        return []
+    details = []
+    for entry in payload["Errors"]:
+        if not isinstance(entry, dict):
+            continue
+        field = entry.get("Field")
+        details.append(
+            ErrorDetail(
+                code=str(entry.get("Code") or ""),
+                field=field if isinstance(field, str) else None,
+                message=str(entry.get("Message") or ""),
+            )
+        )
+    return details
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return 1.0
+
+
+def _error_from_response(
+    response: requests.Response,
+    *,
+    where: dict[str, str],
+    sent_token: bool,
+    conflict_id_type: type | None,
+) -> SmartAssessorError:
+    status = response.status_code
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = None
+    errors = _error_details(payload)
+    detail = "" if errors else _snippet(response)
+    context = {"status": status, "errors": errors, **where}
+    codes = {error.code for error in errors}
+    if status == 400:
+        return ValidationFailed(detail, **context)
+    if status == 401:
+        if sent_token and codes & _RENEWABLE_TOKEN_CODES:
+            return _TokenRejected(detail, **context)
+        return AuthenticationFailed(detail, **context)
+    if status == 403:
+        return Forbidden(detail, **context)
+    if status == 404:
+        return NotFound(detail, **context)
+    if status == 409:
+        existing_id = payload.get("ExistingSmartAssessorId") if isinstance(payload, dict) else None
+        if conflict_id_type is not None and (
+            type(existing_id) is not conflict_id_type  # bool is not an int id
+        ):
+            return ProtocolError(
+                f"409 without an ExistingSmartAssessorId of type {conflict_id_type.__name__} "
+                f"(got {existing_id!r})",
+                **context,
+            )
+        return Conflict(detail, existing_id=existing_id, **context)
+    if status == 422:
+        return IdempotencyKeyReused(detail, **context)
+    if status == 429:
+        return RateLimited(detail, retry_after=_retry_after(response), **context)
+    if 500 <= status < 600:
+        return Transient(detail, ambiguous=True, **context)
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "")
+        return ProtocolError(
+            f"redirected to {location or 'another address'}: check the API base URL", **context
+        )
+    return ProtocolError(detail, **context)

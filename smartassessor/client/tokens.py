@@ -1,0 +1,65 @@
+"""Where access tokens are kept between requests (contract §2).
+
+The store is pluggable so that several processes can share one token (the Django side passes a
+store backed by its cache). Entries are keyed by ``account_fingerprint``, which is derived from
+the base URL, the username and the client key without containing any of them in clear.
+"""
+
+import dataclasses
+import hashlib
+import threading
+from typing import Protocol
+
+# Renew this long before the server's expiry (at most), so that a request never leaves with a
+# token that runs out on its way; short-lived tokens keep most of their life.
+RENEW_MARGIN_SECONDS = 60.0
+RENEW_MARGIN_SHARE = 0.1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredToken:
+    access_token: str = dataclasses.field(repr=False)
+    usable_until: float
+    """Wall-clock time (``time.time()``) after which the token is renewed, not reused."""
+
+
+def usable_until(*, issued_at: float, expires_in: float) -> float:
+    margin = min(RENEW_MARGIN_SECONDS, expires_in * RENEW_MARGIN_SHARE)
+    return issued_at + expires_in - margin
+
+
+def account_fingerprint(*, base_url: str, username: str, client_key: str) -> str:
+    """Names one SA account (tokens and rate limits are per client key) without revealing it."""
+    client_key_hash = hashlib.sha256(client_key.encode()).hexdigest()
+    identity = "\n".join((base_url.rstrip("/"), username, client_key_hash))
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+class TokenStore(Protocol):
+    def get(self, key: str) -> StoredToken | None: ...
+
+    def set(self, key: str, token: StoredToken) -> None: ...
+
+    def discard(self, key: str, access_token: str) -> None:
+        """Forget the token under ``key`` if it is still ``access_token`` (the one refused)."""
+
+
+class MemoryTokenStore:
+    """A store for one process (the default when nothing shares tokens)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, StoredToken] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> StoredToken | None:
+        return self._tokens.get(key)
+
+    def set(self, key: str, token: StoredToken) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+    def discard(self, key: str, access_token: str) -> None:
+        with self._lock:
+            current = self._tokens.get(key)
+            if current is not None and current.access_token == access_token:
+                del self._tokens[key]

@@ -1,0 +1,503 @@
+"""The contract's resources (§7) and payloads as frozen dataclasses, and their wire format.
+
+Python names are the contract's PascalCase names in snake case (``mis_learner_id`` is
+``MISLearnerId``); ``wire_name`` is the one rule between them. Parsing checks every documented
+field's type and ignores fields it does not know, since the server may add some. Serialising
+trims strings and sends an empty one as null, dates as ``YYYY-MM-DD`` and date-times in UTC
+with ``Z``. Payload classes hold only writable fields, so server-set ones are never sent.
+"""
+
+import dataclasses
+import datetime as dt
+import re
+import types
+import typing
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Generic, TypeVar
+
+CourseId = int
+EmployerId = int
+AssessorId = int
+LearnerId = str
+LearnerCourseId = str
+SessionId = str
+
+T = TypeVar("T")
+
+
+class WireFormatError(ValueError):
+    """A response body that does not have the documented shape."""
+
+
+class _Unset:
+    """Marks a field left out of a PATCH (as opposed to None, which clears it)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
+
+_ACRONYMS = {"mis": "MIS", "qan": "QAN", "uln": "ULN", "ni": "NI"}
+
+
+def wire_name(python_name: str) -> str:
+    """``mis_learner_id`` → ``MISLearnerId``, ``address_line1`` → ``AddressLine1``."""
+    return "".join(_ACRONYMS.get(part, part.capitalize()) for part in python_name.split("_"))
+
+
+# --- Values ---------------------------------------------------------------------------------
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _decode_str(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise WireFormatError(f"expected a string, got {_shown(value)}")
+
+
+def _decode_int(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise WireFormatError(f"expected an integer, got {_shown(value)}")
+
+
+def _decode_float(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise WireFormatError(f"expected a number, got {_shown(value)}")
+
+
+def _decode_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise WireFormatError(f"expected true or false, got {_shown(value)}")
+
+
+def parse_date(value: object) -> dt.date:
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise WireFormatError(f"expected a date like 2026-11-28, got {_shown(value)}")
+
+
+def parse_datetime(value: object) -> dt.datetime:
+    """A contract date-time (UTC, ``Z``, up to 6 fractional digits) as an aware datetime."""
+    if isinstance(value, str) and _DATETIME.fullmatch(value):
+        try:
+            return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
+    raise WireFormatError(f"expected a date-time like 2026-11-28T09:30:00Z, got {_shown(value)}")
+
+
+def _encode_str(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _encode_date(value: dt.date) -> str:
+    if isinstance(value, dt.datetime):
+        raise TypeError(f"expected a date, got the datetime {value!r}")
+    return value.isoformat()
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """Always 6 fractional digits, so a server's ``ModifiedAt`` is sent back exactly."""
+    if value.tzinfo is None:
+        raise ValueError(f"a naive datetime cannot be sent to Smart Assessor: {value!r}")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_DECODERS: dict[type, Callable[[Any], Any]] = {
+    str: _decode_str,
+    int: _decode_int,
+    float: _decode_float,
+    bool: _decode_bool,
+    dt.date: parse_date,
+    dt.datetime: parse_datetime,
+}
+_ENCODERS: dict[type, Callable[[Any], Any]] = {
+    str: _encode_str,
+    dt.date: _encode_date,
+    dt.datetime: format_datetime,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _WireField:
+    name: str
+    wire: str
+    nullable: bool
+    decode: Callable[[Any], Any]
+    encode: Callable[[Any], Any]
+
+
+def _value_type(annotation: Any) -> tuple[type, bool]:
+    """The one value type of ``X``, ``X | None`` or ``X | None | _Unset``, and its nullability."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = typing.get_args(annotation)
+        concrete = [m for m in members if m not in (type(None), _Unset)]
+        if len(concrete) == 1:
+            return concrete[0], type(None) in members
+    elif isinstance(annotation, type):
+        return annotation, False
+    raise TypeError(f"unsupported wire field type {annotation!r}")
+
+
+@cache
+def _wire_fields(cls: type) -> tuple[_WireField, ...]:
+    hints = typing.get_type_hints(cls)
+    result = []
+    for field in dataclasses.fields(cls):
+        value_type, nullable = _value_type(hints[field.name])
+        result.append(
+            _WireField(
+                name=field.name,
+                wire=wire_name(field.name),
+                nullable=nullable,
+                decode=_DECODERS[value_type],
+                encode=_ENCODERS.get(value_type, lambda value: value),
+            )
+        )
+    return tuple(result)
+
+
+def from_wire(cls: type[T], data: object) -> T:
+    """Build a resource from a response object, ignoring fields the contract does not name."""
+    if not isinstance(data, dict):
+        raise WireFormatError(f"expected a JSON object, got {_shown(data)}")
+    values = {}
+    for field in _wire_fields(cls):
+        value = data.get(field.wire)
+        if value is None:
+            if not field.nullable:
+                state = "null" if field.wire in data else "missing"
+                raise WireFormatError(f"{field.wire} is {state}")
+            values[field.name] = None
+            continue
+        try:
+            values[field.name] = field.decode(value)
+        except WireFormatError as exc:
+            raise WireFormatError(f"{field.wire}: {exc}") from None
+    return cls(**values)
+
+
+def to_wire(payload: object) -> dict[str, Any]:
+    """A payload as a request body; fields left UNSET are not sent at all."""
+    body = {}
+    for field in _wire_fields(type(payload)):
+        value = getattr(payload, field.name)
+        if value is UNSET:
+            continue
+        body[field.wire] = None if value is None else field.encode(value)
+    return body
+
+
+# --- Envelopes ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list or feed (§4)."""
+
+    items: tuple[T, ...]
+    page: int
+    page_size: int
+    total_count: int
+
+
+def parse_page(item_cls: type[T], data: object) -> Page[T]:
+    if not isinstance(data, dict):
+        raise WireFormatError(f"expected a JSON object, got {_shown(data)}")
+    raw_items = data.get("Items")
+    if not isinstance(raw_items, list):
+        raise WireFormatError(f"Items: expected a list, got {_shown(raw_items)}")
+    items = []
+    for index, raw in enumerate(raw_items):
+        try:
+            items.append(from_wire(item_cls, raw))
+        except WireFormatError as exc:
+            raise WireFormatError(f"Items[{index}].{exc}") from None
+    envelope = {}
+    for name in ("Page", "PageSize", "TotalCount"):
+        try:
+            envelope[name] = _decode_int(data.get(name))
+        except WireFormatError as exc:
+            raise WireFormatError(f"{name}: {exc}") from None
+    return Page(
+        items=tuple(items),
+        page=envelope["Page"],
+        page_size=envelope["PageSize"],
+        total_count=envelope["TotalCount"],
+    )
+
+
+def parse_items(item_cls: type[T], data: object) -> tuple[T, ...]:
+    """The ``{"Items": [...]}`` answer of an endpoint that is not paged."""
+    if not isinstance(data, dict) or not isinstance(data.get("Items"), list):
+        raise WireFormatError(f'expected {{"Items": [...]}}, got {_shown(data)}')
+    items = []
+    for index, raw in enumerate(data["Items"]):
+        try:
+            items.append(from_wire(item_cls, raw))
+        except WireFormatError as exc:
+            raise WireFormatError(f"Items[{index}].{exc}") from None
+    return tuple(items)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FeedPosition:
+    """Where a change feed was read up to: the last item's ``ModifiedAt`` and id (§4)."""
+
+    modified_at: dt.datetime
+    smart_assessor_id: int | str
+
+    def query(self) -> dict[str, str]:
+        return {
+            "ModifiedSince": format_datetime(self.modified_at),
+            "AfterId": str(self.smart_assessor_id),
+        }
+
+
+# --- Resources (what the server answers) ----------------------------------------------------
+# Fields the contract requires on create may still be empty on records people made in Smart
+# Assessor itself (the MIS ids above all); those are read as optional so that one such record
+# cannot stop a whole page from being read.
+
+_resource = dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+
+
+@_resource
+class AccessToken:
+    access_token: str = dataclasses.field(repr=False)
+    token_type: str
+    expires_in: int
+
+
+@_resource
+class Course:
+    smart_assessor_id: CourseId
+    qan_code: str
+    qualification_title: str
+    is_active: bool
+
+
+@_resource
+class Employer:
+    smart_assessor_id: EmployerId
+    mis_employer_id: str | None
+    name: str
+    eds_id: str | None
+    address_line1: str | None
+    address_line2: str | None
+    address_line3: str | None
+    address_line4: str | None
+    address_post_code: str | None
+    telephone: str | None
+    website: str | None
+    employer_size: str | None
+    modified_at: dt.datetime
+
+
+@_resource
+class Assessor:
+    smart_assessor_id: AssessorId
+    mis_assessor_id: str | None
+    first_name: str
+    last_name: str
+    email: str | None
+    telephone: str | None
+    mobile: str | None
+    modified_at: dt.datetime
+
+
+@_resource
+class Learner:
+    smart_assessor_id: LearnerId
+    mis_learner_id: str | None
+    student_id: str | None
+    given_names: str
+    family_name: str
+    date_of_birth: dt.date | None
+    sex: str | None
+    uln: str | None
+    ni_number: str | None
+    email: str | None
+    telephone: str | None
+    mobile: str | None
+    address_line1: str | None
+    address_line2: str | None
+    address_line3: str | None
+    address_line4: str | None
+    address_post_code: str | None
+    start_date: dt.date | None
+    employer_smart_assessor_id: EmployerId | None
+    assessor_smart_assessor_id: AssessorId | None
+    status: str
+    modified_at: dt.datetime
+
+
+@_resource
+class LearnerCourse:
+    smart_assessor_id: LearnerCourseId
+    learner_smart_assessor_id: LearnerId
+    course_smart_assessor_id: CourseId
+    qan_code: str | None
+    primary_assessor_smart_assessor_id: AssessorId | None
+    secondary_assessor_smart_assessor_id: AssessorId | None
+    start_date: dt.date
+    planned_end_date: dt.date
+    status: str
+    progress_percent: float
+    assessed_percent: float
+    mapped_percent: float
+    timeline_percent: float
+    actual_end_date: dt.date | None
+    modified_at: dt.datetime
+
+
+@_resource
+class Session:
+    smart_assessor_id: SessionId
+    learner_smart_assessor_id: LearnerId
+    assessor_smart_assessor_id: AssessorId | None
+    course_smart_assessor_id: CourseId | None
+    event_type: str
+    planned_start: dt.datetime
+    actual_start: dt.datetime | None
+    duration_minutes: int | None
+    attendance: str | None
+    feedback: str | None
+    modified_at: dt.datetime
+
+
+@_resource
+class EventType:
+    code: str
+    name: str
+
+
+@_resource
+class SmartCoachScore:
+    learner_smart_assessor_id: LearnerId
+    score: float
+    band: str
+    modified_at: dt.datetime
+
+
+# --- Payloads (what the client sends) -------------------------------------------------------
+
+_payload = dataclasses.dataclass(frozen=True, kw_only=True)
+
+
+@_payload
+class EmployerInput:
+    """Body of ``POST /employers`` and ``PUT /employers/{id}`` (PUT nulls what is None)."""
+
+    mis_employer_id: str
+    name: str
+    eds_id: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    address_line3: str | None = None
+    address_line4: str | None = None
+    address_post_code: str
+    telephone: str | None = None
+    website: str | None = None
+    employer_size: str | None = None
+
+
+@_payload
+class AssessorInput:
+    """Body of ``POST /assessors`` and ``PUT /assessors/{id}``."""
+
+    mis_assessor_id: str
+    first_name: str
+    last_name: str
+    email: str
+    telephone: str | None = None
+    mobile: str | None = None
+
+
+@_payload
+class LearnerInput:
+    """Body of ``POST /learners`` (``SendWelcomeEmail`` is an argument of the create call)."""
+
+    mis_learner_id: str
+    student_id: str | None = None
+    given_names: str
+    family_name: str
+    date_of_birth: dt.date
+    sex: str | None = None
+    uln: str | None = None
+    ni_number: str | None = None
+    email: str
+    telephone: str | None = None
+    mobile: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    address_line3: str | None = None
+    address_line4: str | None = None
+    address_post_code: str | None = None
+    start_date: dt.date
+    employer_smart_assessor_id: EmployerId | None = None
+    assessor_smart_assessor_id: AssessorId | None = None
+
+
+@_payload
+class LearnerChanges:
+    """Body of ``PATCH /learners/{id}``: only the fields given are sent; None clears one."""
+
+    student_id: str | _Unset | None = UNSET
+    given_names: str | _Unset = UNSET
+    family_name: str | _Unset = UNSET
+    date_of_birth: dt.date | _Unset = UNSET
+    sex: str | _Unset | None = UNSET
+    uln: str | _Unset | None = UNSET
+    ni_number: str | _Unset | None = UNSET
+    email: str | _Unset = UNSET
+    telephone: str | _Unset | None = UNSET
+    mobile: str | _Unset | None = UNSET
+    address_line1: str | _Unset | None = UNSET
+    address_line2: str | _Unset | None = UNSET
+    address_line3: str | _Unset | None = UNSET
+    address_line4: str | _Unset | None = UNSET
+    address_post_code: str | _Unset | None = UNSET
+    start_date: dt.date | _Unset = UNSET
+    employer_smart_assessor_id: EmployerId | _Unset | None = UNSET
+    assessor_smart_assessor_id: AssessorId | _Unset | None = UNSET
+
+    def __bool__(self) -> bool:
+        """False when nothing would be sent."""
+        return any(getattr(self, f.name) is not UNSET for f in dataclasses.fields(self))
+
+
+@_payload
+class LearnerCourseInput:
+    """Body of ``POST /learners/{id}/courses``."""
+
+    course_smart_assessor_id: CourseId
+    primary_assessor_smart_assessor_id: AssessorId | None = None
+    secondary_assessor_smart_assessor_id: AssessorId | None = None
+    start_date: dt.date
+    planned_end_date: dt.date

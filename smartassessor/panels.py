@@ -1,0 +1,91 @@
+"""What the integration adds to the domain's pages, through the domain's extension slots.
+
+Nothing shows while the integration is switched off (F1).
+"""
+
+from django.shortcuts import render
+from django.template.loader import render_to_string
+
+from picsweb import roles
+
+from .models import Enrolment, OfficerLink, OrganisationLink
+from .permissions import integration_enabled
+
+ACTIVE_STATES = Enrolment.ACTIVE_STATES
+
+
+def officer_panel(request, officer) -> str:
+    if not integration_enabled():
+        return ""
+    link = OfficerLink.objects.filter(officer=officer).select_related("linked_by").first()
+    return render_to_string(
+        "smartassessor/_link_panel.html",
+        {
+            "link": link,
+            "sa_id": link.assessor_id if link else None,
+            "kind": "assessor",
+            "lookup_url_name": "smartassessor:officer_lookup",
+            "owner": officer,
+            "can_link": request.user.has_perm(roles.MANAGE_INTEGRATION),
+        },
+        request=request,
+    )
+
+
+def organisation_panel(request, organisation) -> str:
+    if not integration_enabled():
+        return ""
+    link = (
+        OrganisationLink.objects.filter(organisation=organisation)
+        .select_related("linked_by")
+        .first()
+    )
+    return render_to_string(
+        "smartassessor/_link_panel.html",
+        {
+            "link": link,
+            "sa_id": link.employer_id if link else None,
+            "kind": "employer",
+            "lookup_url_name": "smartassessor:organisation_lookup",
+            "owner": organisation,
+            "can_link": request.user.has_perm(roles.MANAGE_INTEGRATION),
+        },
+        request=request,
+    )
+
+
+def _learner_block_context(request, learner) -> dict:
+    enrolment = (
+        Enrolment.objects.filter(learner=learner, is_current=True)
+        .select_related("requested_by")
+        .prefetch_related("courses__learner_qualification__qualification")
+        .first()
+    )
+    return {
+        "learner": learner,
+        "enrolment": enrolment,
+        "in_progress": enrolment is not None and enrolment.state in ACTIVE_STATES,
+        "can_enrol": request.user.has_perm(roles.ENROL),
+        "can_set_id": request.user.has_perm(roles.SET_LEARNER_SA_ID),
+    }
+
+
+def learner_panel(request, learner) -> str:
+    """The Smart Assessor block at the foot of the learner-details panel (F7)."""
+    if not integration_enabled():
+        return ""
+    return render_to_string(
+        "smartassessor/_learner_block.html", _learner_block_context(request, learner), request
+    )
+
+
+def learner_block_response(request, learner):
+    return render(
+        request, "smartassessor/_learner_block.html", _learner_block_context(request, learner)
+    )
+
+
+def learner_list_actions(request, _obj) -> str:
+    if not integration_enabled() or not request.user.has_perm(roles.ENROL):
+        return ""
+    return render_to_string("smartassessor/_list_actions.html", request=request)

@@ -1,0 +1,746 @@
+"""Create in Smart Assessor (F7–F10, F12, F23): preview, durable background enrolment, manual ID.
+
+An enrolment is a row before any call is made. A worker claims it with a conditional UPDATE and
+a lease, then works through its steps (employer, assessors, learner, one course per available
+qualification), storing each result as it goes, so a retry continues where the last attempt
+stopped. Every POST carries an idempotency key made of the enrolment, the step and the payload;
+a 409 naming an existing record adopts it by the product's rules.
+"""
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Prefetch, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from learners.models import Learner, LearnerQualification, Officer, Organisation, Placement
+from learners.validators import uln_is_valid
+from picsweb.errors import ApplicationError
+
+from .. import mapping
+from ..audit import audit_record
+from ..client import (
+    AuthenticationFailed,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    SmartAssessorClient,
+    SmartAssessorError,
+    Transient,
+    ValidationFailed,
+)
+from ..client.types import to_wire
+from ..connection import client_from_settings
+from ..models import (
+    CourseEnrolment,
+    Enrolment,
+    IntegrationSettings,
+    OfficerLink,
+    OrganisationLink,
+)
+
+logger = logging.getLogger(__name__)
+
+# Bounded backoff between automatic attempts, in seconds (well under the broker's
+# visibility timeout). After the last one the enrolment fails and waits for a person.
+RETRY_DELAYS = (5, 20, 60, 180, 600)
+LEASE = dt.timedelta(minutes=2)
+ACTIVE_STATES = Enrolment.ACTIVE_STATES
+
+
+# --- Preview (F8) ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    message: str
+    fix_url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewQualification:
+    learner_qualification: LearnerQualification
+    course_id: int | None
+
+    @property
+    def available(self) -> bool:
+        return self.course_id is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewParty:
+    """The employer or an assessor: linked already, or looked up and linked or created."""
+
+    role: str
+    record: Organisation | Officer
+    sa_id: int | None
+
+    @property
+    def outcome(self) -> str:
+        if self.sa_id:
+            return f"Linked to existing Smart Assessor record {self.sa_id}"
+        return "Linked to the Smart Assessor record with its MIS id if there is one, else created"
+
+
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    learner: Learner
+    qualifications: tuple[PreviewQualification, ...]
+    parties: tuple[PreviewParty, ...]
+    problems: tuple[Problem, ...]
+    warnings: tuple[str, ...]
+    current: Enrolment | None
+
+    @property
+    def can_confirm(self) -> bool:
+        return not self.problems and self.current is None
+
+
+def _current_placement(learner: Learner) -> Placement | None:
+    return (
+        Placement.objects.current()
+        .filter(learner=learner)
+        .select_related("organisation__smartassessor_link")
+        .order_by("-start_date", "-id")
+        .first()
+    )
+
+
+def _second_assessor(learner: Learner, settings: IntegrationSettings) -> Officer | None:
+    if settings.second_assessor_role_id is None:
+        return None
+    role = (
+        learner.officer_roles.filter(role_id=settings.second_assessor_role_id)
+        .select_related("officer__smartassessor_link")
+        .first()
+    )
+    return role.officer if role else None
+
+
+def _link_id(record, attr: str) -> int | None:
+    link = getattr(record, "smartassessor_link", None)
+    return getattr(link, attr) if link else None
+
+
+def _age_on(born: dt.date, day: dt.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def enrolment_preview(*, learner: Learner) -> Preview:
+    """What Create in Smart Assessor will send, and everything that blocks it."""
+    settings = IntegrationSettings.load()
+    learner = (
+        Learner.objects.select_related("main_officer__smartassessor_link")
+        .prefetch_related(
+            Prefetch(
+                "qualifications",
+                LearnerQualification.objects.select_related(
+                    "qualification__smartassessor_link"
+                ).order_by("start_date", "id"),
+            )
+        )
+        .get(pk=learner.pk)
+    )
+    edit_url = reverse("learners:learner_edit", args=[learner.ident])
+    plan_url = learner.get_absolute_url()
+    problems: list[Problem] = []
+    warnings: list[str] = []
+
+    if not learner.email:
+        problems.append(
+            Problem("The learner has no email address; it is their Smart Assessor login.", edit_url)
+        )
+    if not learner.date_of_birth:
+        problems.append(Problem("The learner has no date of birth.", edit_url))
+    elif not 14 <= _age_on(learner.date_of_birth, timezone.localdate()) <= 100:
+        problems.append(
+            Problem(
+                "Smart Assessor accepts learners aged 14 to 100: check the date of birth.", edit_url
+            )
+        )
+    if learner.uln and not uln_is_valid(learner.uln):
+        problems.append(Problem("The ULN's check digit is wrong.", edit_url))
+    for label, value, limit in (
+        ("First name", learner.first_name, 50),
+        ("Surname", learner.surname, 50),
+    ):
+        if len(value.strip()) > limit:
+            problems.append(
+                Problem(f"{label} is longer than Smart Assessor's {limit} characters.", edit_url)
+            )
+
+    qualifications = tuple(
+        PreviewQualification(lq, _link_id(lq.qualification, "course_id"))
+        for lq in learner.qualifications.all()
+    )
+    if not any(q.available for q in qualifications):
+        problems.append(
+            Problem(
+                "None of the learner's qualifications is available in Smart Assessor: add one "
+                "that is, or ask an Integration admin to refresh the qualification links.",
+                reverse("learners:learner_qualification_add", args=[learner.ident]),
+            )
+        )
+
+    parties: list[PreviewParty] = []
+    placement = _current_placement(learner)
+    if placement is None:
+        warnings.append(
+            "The learner has no current placement: they will be enrolled without an employer."
+        )
+    else:
+        organisation = placement.organisation
+        parties.append(
+            PreviewParty("Employer", organisation, _link_id(organisation, "employer_id"))
+        )
+    main_officer = learner.main_officer
+    if main_officer is None:
+        warnings.append(
+            "The learner has no main officer: they will be enrolled without an assessor."
+        )
+    else:
+        parties.append(
+            PreviewParty("Assessor", main_officer, _link_id(main_officer, "assessor_id"))
+        )
+    second = _second_assessor(learner, settings)
+    if second is not None:
+        if main_officer is not None and second.pk == main_officer.pk:
+            warnings.append(
+                "The second assessor is also the main officer: sent once, as primary assessor."
+            )
+        else:
+            parties.append(PreviewParty("Second assessor", second, _link_id(second, "assessor_id")))
+    for party in parties:
+        if isinstance(party.record, Officer) and not party.sa_id and not party.record.email:
+            problems.append(
+                Problem(
+                    f"{party.role} {party.record} has no email address, which Smart Assessor "
+                    "needs to create them as an assessor.",
+                    reverse("learners:officer_edit", args=[party.record.pk]),
+                )
+            )
+
+    current = Enrolment.objects.filter(learner=learner, is_current=True).first()
+    if current is not None:
+        problems.append(
+            Problem("The learner is already in Smart Assessor or being enrolled.", plan_url)
+        )
+    return Preview(
+        learner, qualifications, tuple(parties), tuple(problems), tuple(warnings), current
+    )
+
+
+# --- Requesting, retrying (F9, F10, F23) ---------------------------------------------------
+
+
+def _snapshot(preview: Preview, settings: IntegrationSettings) -> dict:
+    learner_body = to_wire(
+        mapping.learner_payload(
+            mapping.LearnerSource(
+                learner=preview.learner,
+                set_student_id_to_lrn=settings.set_student_id_to_lrn,
+                employer_id=None,
+                assessor_id=None,
+            )
+        )
+    )
+    return {
+        "learner": learner_body,
+        "send_welcome_email": settings.send_welcome_email,
+        "courses": [
+            {"reference": q.learner_qualification.qualification.reference, "course_id": q.course_id}
+            for q in preview.qualifications
+            if q.available
+        ],
+        "parties": {p.role: {"mis_id": p.record.pk, "sa_id": p.sa_id} for p in preview.parties},
+    }
+
+
+def _queue(enrolment: Enrolment, *, countdown: float = 0) -> None:
+    from ..tasks import enrol_learner
+
+    transaction.on_commit(lambda: enrol_learner.apply_async((enrolment.pk,), countdown=countdown))
+
+
+def enrolment_request(*, learner: Learner, actor) -> tuple[Enrolment, bool]:
+    """Store an enrolment request and queue it. Returns (enrolment, created).
+
+    A second request while one is current (a double click, two staff at once) returns the
+    current one; the database allows one current enrolment per learner.
+    """
+    preview = enrolment_preview(learner=learner)
+    if preview.current is not None:
+        return preview.current, False
+    if preview.problems:
+        raise ApplicationError(
+            "Smart Assessor would refuse this learner: "
+            + " ".join(problem.message for problem in preview.problems)
+        )
+    settings = IntegrationSettings.load()
+    try:
+        with transaction.atomic():
+            enrolment = Enrolment.objects.create(
+                learner=learner, requested_by=actor, payload=_snapshot(preview, settings)
+            )
+            audit_record(actor=actor, action="enrolment requested", instance=enrolment)
+            _queue(enrolment)
+    except IntegrityError:
+        return Enrolment.objects.get(learner=learner, is_current=True), False
+    return enrolment, True
+
+
+def enrolment_retry(*, enrolment: Enrolment, actor) -> Enrolment:
+    """A person's Retry after fixing the data: rebuild the payload and start again."""
+    if enrolment.state not in (Enrolment.State.FAILED, Enrolment.State.PROBLEMS):
+        raise ApplicationError("Only a failed enrolment, or one with problems, can be retried.")
+    if not enrolment.is_current:
+        raise ApplicationError("This enrolment has ended; start a new one from the Delivery Plan.")
+    preview = enrolment_preview(learner=enrolment.learner)
+    problems = [
+        p.message for p in preview.problems if p.fix_url != enrolment.learner.get_absolute_url()
+    ]
+    if problems:
+        raise ApplicationError("Fix these first: " + " ".join(problems))
+    with transaction.atomic():
+        updated = Enrolment.objects.filter(
+            pk=enrolment.pk, state__in=[Enrolment.State.FAILED, Enrolment.State.PROBLEMS]
+        ).update(
+            state=Enrolment.State.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            lease_until=None,
+            last_error="",
+            field_errors={},
+            payload=_snapshot(preview, IntegrationSettings.load()),
+        )
+        if updated:
+            enrolment.courses.filter(state=CourseEnrolment.State.REFUSED).update(
+                state=CourseEnrolment.State.PENDING, error=""
+            )
+            audit_record(actor=actor, action="enrolment retried", instance=enrolment)
+            _queue(enrolment)
+    enrolment.refresh_from_db()
+    return enrolment
+
+
+def enrolments_due() -> list[int]:
+    """Enrolments whose task may have been lost: queued a while ago, retry due, lease expired."""
+    now = timezone.now()
+    return list(
+        Enrolment.objects.filter(is_current=True)
+        .filter(
+            Q(state=Enrolment.State.QUEUED, requested_at__lt=now - dt.timedelta(minutes=1))
+            | Q(state=Enrolment.State.RETRYING, next_attempt_at__lte=now)
+            | Q(state=Enrolment.State.ENROLLING, lease_until__lt=now)
+        )
+        .values_list("pk", flat=True)
+    )
+
+
+def enrolments_sweep() -> int:
+    due = enrolments_due()
+    for pk in due:
+        _queue(Enrolment(pk=pk))
+    return len(due)
+
+
+# --- The work (F9) --------------------------------------------------------------------------
+
+
+class _Permanent(Exception):
+    """A failure that another attempt will not cure: it waits for a person."""
+
+    def __init__(self, message: str, field_errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field_errors = field_errors or {}
+
+
+def _claim(enrolment_id: int) -> Enrolment | None:
+    now = timezone.now()
+    claimed = (
+        Enrolment.objects.filter(pk=enrolment_id, is_current=True)
+        .filter(
+            Q(state=Enrolment.State.QUEUED)
+            | Q(state=Enrolment.State.RETRYING, next_attempt_at__lte=now)
+            | Q(state=Enrolment.State.ENROLLING, lease_until__lt=now)
+        )
+        .update(
+            state=Enrolment.State.ENROLLING, lease_until=now + LEASE, attempts=F("attempts") + 1
+        )
+    )
+    if claimed != 1:
+        return None
+    return Enrolment.objects.select_related("learner").get(pk=enrolment_id)
+
+
+def _key(enrolment: Enrolment, step: str, body: dict) -> str:
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return f"enr{enrolment.pk}-{step}-{digest[:20]}"
+
+
+def _renew_lease(enrolment: Enrolment) -> None:
+    Enrolment.objects.filter(pk=enrolment.pk).update(lease_until=timezone.now() + LEASE)
+
+
+def enrolment_run(*, enrolment_id: int) -> Enrolment | None:
+    """One attempt at an enrolment, by whichever worker claims it."""
+    enrolment = _claim(enrolment_id)
+    if enrolment is None:
+        return None
+    try:
+        client = client_from_settings()
+        _enrol(client, enrolment)
+    except _Permanent as exc:
+        _finish_failed(enrolment, exc.message, exc.field_errors)
+    except ApplicationError as exc:
+        _finish_failed(enrolment, exc.message)
+    except (AuthenticationFailed, Forbidden) as exc:
+        _finish_failed(enrolment, f"Smart Assessor refused the integration's credentials: {exc}")
+    except (Transient, RateLimited) as exc:
+        _schedule_retry(enrolment, str(exc))
+    except SmartAssessorError as exc:
+        _finish_failed(enrolment, f"Smart Assessor answered unexpectedly: {exc}")
+    enrolment.refresh_from_db()
+    return enrolment
+
+
+def _finish_failed(enrolment: Enrolment, message: str, field_errors: dict | None = None) -> None:
+    logger.info("Enrolment %s failed: %s", enrolment.pk, message)
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        state=Enrolment.State.FAILED,
+        lease_until=None,
+        next_attempt_at=None,
+        last_error=message,
+        field_errors=field_errors or {},
+    )
+
+
+def _schedule_retry(enrolment: Enrolment, message: str) -> None:
+    attempts = Enrolment.objects.values_list("attempts", flat=True).get(pk=enrolment.pk)
+    if attempts > len(RETRY_DELAYS):
+        _finish_failed(
+            enrolment,
+            f"Smart Assessor could not be reached after {attempts} attempts ({message}). "
+            "Press Retry when it is back.",
+        )
+        return
+    delay = RETRY_DELAYS[attempts - 1] * random.uniform(0.8, 1.2)
+    with transaction.atomic():
+        Enrolment.objects.filter(pk=enrolment.pk).update(
+            state=Enrolment.State.RETRYING,
+            lease_until=None,
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
+            last_error=message,
+        )
+        _queue(enrolment, countdown=delay)
+
+
+def _enrol(client: SmartAssessorClient, enrolment: Enrolment) -> None:
+    settings = IntegrationSettings.load()
+    learner = enrolment.learner
+    placement = _current_placement(learner)
+    employer_id = _ensure_employer(client, enrolment, placement.organisation) if placement else None
+    main_officer = (
+        Officer.objects.select_related("smartassessor_link").get(pk=learner.main_officer_id)
+        if learner.main_officer_id
+        else None
+    )
+    assessor_id = _ensure_assessor(client, enrolment, main_officer) if main_officer else None
+    second = _second_assessor(learner, settings)
+    second_id = None
+    if second is not None and (main_officer is None or second.pk != main_officer.pk):
+        second_id = _ensure_assessor(client, enrolment, second)
+
+    sa_learner_id = enrolment.sa_learner_id or _ensure_learner(
+        client, enrolment, settings, employer_id=employer_id, assessor_id=assessor_id
+    )
+    refused = _enrol_courses(
+        client, enrolment, sa_learner_id, primary_id=assessor_id, secondary_id=second_id
+    )
+    now = timezone.now()
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        state=Enrolment.State.PROBLEMS if refused else Enrolment.State.ENROLLED,
+        enrolled_at=enrolment.enrolled_at or now,
+        lease_until=None,
+        next_attempt_at=None,
+        last_error="",
+        field_errors={},
+    )
+
+
+def _validation(exc: ValidationFailed, what: str) -> _Permanent:
+    return _Permanent(
+        f"Smart Assessor refused the {what}: " + "; ".join(exc.messages),
+        {field or "": messages for field, messages in exc.field_messages.items()},
+    )
+
+
+def _adopt_link(link_model, owner_field: str, owner, id_field: str, sa_id: int, what: str) -> int:
+    """Store the link to an SA record, unless that record is linked to another local one."""
+    taken = link_model.objects.filter(**{id_field: sa_id}).exclude(**{owner_field: owner}).first()
+    if taken is not None:
+        raise _Permanent(
+            f"Smart Assessor {what} {sa_id}, which carries {owner}'s MIS id, is already linked "
+            f"to {getattr(taken, owner_field)}. Ask support to check the links."
+        )
+    try:
+        with transaction.atomic():
+            link_model.objects.update_or_create(**{owner_field: owner}, defaults={id_field: sa_id})
+    except IntegrityError:
+        # Another worker linked it at the same moment; the database kept one link.
+        pass
+    return getattr(link_model.objects.get(**{owner_field: owner}), id_field)
+
+
+def _ensure_employer(client, enrolment: Enrolment, organisation: Organisation) -> int:
+    link = OrganisationLink.objects.filter(organisation=organisation).first()
+    if link is not None:
+        return link.employer_id
+    _renew_lease(enrolment)
+    found = client.employer_page(mis_employer_id=str(organisation.pk), page_size=1).items
+    if found:
+        sa_id = found[0].smart_assessor_id
+    else:
+        payload = mapping.employer_payload(organisation)
+        try:
+            sa_id = client.employer_create(
+                employer=payload,
+                idempotency_key=_key(enrolment, f"emp{organisation.pk}", to_wire(payload)),
+            ).smart_assessor_id
+        except Conflict as exc:
+            sa_id = int(exc.existing_id)
+        except ValidationFailed as exc:
+            raise _validation(exc, f"employer {organisation}") from exc
+    return _adopt_link(
+        OrganisationLink, "organisation", organisation, "employer_id", sa_id, "employer"
+    )
+
+
+def _ensure_assessor(client, enrolment: Enrolment, officer: Officer) -> int:
+    link = OfficerLink.objects.filter(officer=officer).first()
+    if link is not None:
+        return link.assessor_id
+    _renew_lease(enrolment)
+    found = client.assessor_page(mis_assessor_id=str(officer.pk), page_size=1).items
+    if found:
+        sa_id = found[0].smart_assessor_id
+    else:
+        payload = mapping.assessor_payload(officer)
+        try:
+            sa_id = client.assessor_create(
+                assessor=payload,
+                idempotency_key=_key(enrolment, f"ass{officer.pk}", to_wire(payload)),
+            ).smart_assessor_id
+        except Conflict as exc:
+            sa_id = int(exc.existing_id)
+        except ValidationFailed as exc:
+            raise _validation(exc, f"assessor {officer}") from exc
+    return _adopt_link(OfficerLink, "officer", officer, "assessor_id", sa_id, "assessor")
+
+
+def _same_person(sa_learner, learner: Learner) -> bool:
+    def norm(value):
+        return (value or "").strip().casefold()
+
+    return (
+        norm(sa_learner.given_names) == norm(learner.first_name)
+        and norm(sa_learner.family_name) == norm(learner.surname)
+        and sa_learner.date_of_birth == learner.date_of_birth
+    )
+
+
+def _store_learner_id(enrolment: Enrolment, sa_learner_id: str) -> str:
+    try:
+        with transaction.atomic():
+            Enrolment.objects.filter(pk=enrolment.pk).update(sa_learner_id=sa_learner_id)
+    except IntegrityError:
+        raise _Permanent(
+            f"Smart Assessor learner {sa_learner_id} is already linked to another learner. "
+            "Ask support to check the links."
+        ) from None
+    enrolment.sa_learner_id = sa_learner_id
+    return sa_learner_id
+
+
+def _adopt_learner(client, enrolment: Enrolment, sa_learner_id: str) -> str:
+    sa_learner = client.learner_get(learner_id=sa_learner_id)
+    if not _same_person(sa_learner, enrolment.learner):
+        raise _Permanent(
+            f"Smart Assessor already has a learner with MIS id {enrolment.learner.ident} "
+            f"({sa_learner.given_names} {sa_learner.family_name}, Smart Assessor ID "
+            f"{sa_learner_id}) whose name or date of birth differ. Ask support to link it by hand."
+        )
+    return _store_learner_id(enrolment, sa_learner_id)
+
+
+def _ensure_learner(
+    client, enrolment: Enrolment, settings, *, employer_id: int | None, assessor_id: int | None
+) -> str:
+    learner = enrolment.learner
+    _renew_lease(enrolment)
+    if enrolment.attempts > 1:
+        # An earlier attempt may have created the learner and lost the answer.
+        found = client.learner_page(mis_learner_id=learner.ident, page_size=1).items
+        if found:
+            return _adopt_learner(client, enrolment, found[0].smart_assessor_id)
+    payload = mapping.learner_payload(
+        mapping.LearnerSource(
+            learner=learner,
+            set_student_id_to_lrn=settings.set_student_id_to_lrn,
+            employer_id=employer_id,
+            assessor_id=assessor_id,
+        )
+    )
+    body = to_wire(payload) | {"SendWelcomeEmail": settings.send_welcome_email}
+    try:
+        created = client.learner_create(
+            learner=payload,
+            idempotency_key=_key(enrolment, "learner", body),
+            send_welcome_email=settings.send_welcome_email,
+        )
+    except Conflict as exc:
+        return _adopt_learner(client, enrolment, str(exc.existing_id))
+    except ValidationFailed as exc:
+        raise _validation(exc, "learner") from exc
+    return _store_learner_id(enrolment, created.smart_assessor_id)
+
+
+def _enrol_courses(
+    client, enrolment: Enrolment, sa_learner_id: str, *, primary_id, secondary_id
+) -> int:
+    """Enrol every available qualification not enrolled yet; returns how many were refused."""
+    plan = LearnerQualification.objects.filter(
+        learner=enrolment.learner, qualification__smartassessor_link__isnull=False
+    ).select_related("qualification__smartassessor_link")
+    done = {c.learner_qualification_id: c for c in enrolment.courses.all()}
+    refused = 0
+    for lq in plan:
+        course = (
+            done.get(lq.pk)
+            or CourseEnrolment.objects.get_or_create(enrolment=enrolment, learner_qualification=lq)[
+                0
+            ]
+        )
+        if course.state == CourseEnrolment.State.ENROLLED:
+            continue
+        if course.state == CourseEnrolment.State.REFUSED:
+            refused += 1
+            continue
+        _renew_lease(enrolment)
+        payload = mapping.course_payload(
+            mapping.CourseSource(
+                learner_qualification=lq,
+                course_id=lq.qualification.smartassessor_link.course_id,
+                primary_assessor_id=primary_id,
+                secondary_assessor_id=secondary_id,
+            )
+        )
+        try:
+            sa_course_id = client.learner_course_create(
+                learner_id=sa_learner_id,
+                enrolment=payload,
+                idempotency_key=_key(enrolment, f"lq{lq.pk}", to_wire(payload)),
+            ).smart_assessor_id
+        except Conflict as exc:
+            sa_course_id = str(exc.existing_id)
+        except (ValidationFailed, NotFound) as exc:
+            refused += 1
+            course.state = CourseEnrolment.State.REFUSED
+            course.error = "; ".join(exc.messages) or str(exc)
+            course.save(update_fields=["state", "error"])
+            continue
+        course.state = CourseEnrolment.State.ENROLLED
+        course.sa_learner_course_id = sa_course_id
+        course.error = ""
+        course.save(update_fields=["state", "sa_learner_course_id", "error"])
+    return refused
+
+
+# --- Manually set the Smart Assessor ID (F12) -----------------------------------------------
+
+
+def sa_learner_lookup(*, sa_learner_id: str):
+    """The SA learner with that id, for a person to confirm; clear errors otherwise."""
+    sa_learner_id = sa_learner_id.strip().lower()
+    try:
+        sa_learner = client_from_settings().learner_get(learner_id=sa_learner_id)
+    except NotFound:
+        raise ApplicationError(f"Smart Assessor has no learner with ID {sa_learner_id}.") from None
+    except SmartAssessorError as exc:
+        raise ApplicationError(f"Smart Assessor could not be asked: {exc}") from exc
+    return sa_learner
+
+
+def learner_sa_id_set(*, learner: Learner, sa_learner_id: str, reason: str, actor) -> Enrolment:
+    """Link a learner to an existing SA learner by hand, ending any current enrolment."""
+    if not reason.strip():
+        raise ApplicationError("Say why the Smart Assessor ID is being set.")
+    sa_learner = sa_learner_lookup(sa_learner_id=sa_learner_id)
+    sa_learner_id = sa_learner.smart_assessor_id
+    with transaction.atomic():
+        other = (
+            Enrolment.objects.filter(sa_learner_id=sa_learner_id, is_current=True)
+            .exclude(learner=learner)
+            .select_related("learner")
+            .first()
+        )
+        if other is not None:
+            raise ApplicationError(
+                f"Smart Assessor ID {sa_learner_id} is already linked to {other.learner}."
+            )
+        current = (
+            Enrolment.objects.select_for_update().filter(learner=learner, is_current=True).first()
+        )
+        old_id = current.sa_learner_id if current else ""
+        if current is not None:
+            _end(current, actor=actor, reason=reason)
+        enrolment = Enrolment.objects.create(
+            learner=learner,
+            source=Enrolment.Source.MANUAL,
+            state=Enrolment.State.ENROLLED,
+            sa_learner_id=sa_learner_id,
+            requested_by=actor,
+            enrolled_at=timezone.now(),
+        )
+        audit_record(
+            actor=actor,
+            action="Smart Assessor ID set by hand",
+            instance=learner,
+            changes={"sa_learner_id": (old_id, sa_learner_id)},
+            reason=reason,
+        )
+    return enrolment
+
+
+def learner_sa_id_clear(*, learner: Learner, reason: str, actor) -> None:
+    """Unlink a learner from SA (nothing is deleted there); the enrolment stays as history."""
+    if not reason.strip():
+        raise ApplicationError("Say why the Smart Assessor link is being cleared.")
+    with transaction.atomic():
+        current = (
+            Enrolment.objects.select_for_update().filter(learner=learner, is_current=True).first()
+        )
+        if current is None:
+            raise ApplicationError("The learner is not linked to Smart Assessor.")
+        _end(current, actor=actor, reason=reason)
+        audit_record(
+            actor=actor,
+            action="Smart Assessor ID cleared",
+            instance=learner,
+            changes={"sa_learner_id": (current.sa_learner_id, "")},
+            reason=reason,
+        )
+
+
+def _end(enrolment: Enrolment, *, actor, reason: str) -> None:
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        is_current=False, ended_at=timezone.now(), ended_by=actor, end_reason=reason
+    )

@@ -1,0 +1,31 @@
+from django.urls import path
+
+from . import enrolment_views, views
+
+app_name = "smartassessor"
+
+urlpatterns = [
+    path("", views.summary, name="summary"),
+    path("test-connection/", views.test_connection, name="test_connection"),
+    path("qualification-links/refresh/", views.refresh_links, name="refresh_links"),
+    path(
+        "qualification-links/refresh/<int:pk>/",
+        views.link_refresh_status,
+        name="link_refresh_status",
+    ),
+    path("review-type-mapping/", views.review_mapping, name="review_mapping"),
+    path("data-exchange/", views.data_exchange, name="data_exchange"),
+    path("officers/<int:pk>/look-up/", views.officer_lookup, name="officer_lookup"),
+    path("organisations/<int:pk>/look-up/", views.organisation_lookup, name="organisation_lookup"),
+]
+
+urlpatterns += [
+    path("learners/<str:ident>/preview/", enrolment_views.preview, name="enrol_preview"),
+    path("learners/<str:ident>/enrol/", enrolment_views.confirm, name="enrol_confirm"),
+    path("learners/<str:ident>/status/", enrolment_views.status, name="enrol_status"),
+    path("learners/<str:ident>/retry/", enrolment_views.retry, name="enrol_retry"),
+    path("learners/<str:ident>/smart-assessor-id/", enrolment_views.set_sa_id, name="set_sa_id"),
+    path("bulk/preview/", enrolment_views.bulk_preview, name="bulk_preview"),
+    path("bulk/enrol/", enrolment_views.bulk_confirm, name="bulk_confirm"),
+    path("bulk/results/", enrolment_views.bulk_results, name="bulk_results"),
+]

@@ -1,0 +1,236 @@
+"""``manage.py smartassessor configure`` and ``check``."""
+
+import getpass
+import io
+import sys
+
+import pytest
+import responses
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection as db_connection
+
+from smartassessor import connection
+from smartassessor.models import IntegrationSettings
+
+BASE_URL = "https://sa.example.test"
+PASSWORD = "command-test-password"
+CLIENT_KEY = "command-test-client-key"
+
+
+@pytest.fixture(autouse=True)
+def isolated(db, monkeypatch):
+    monkeypatch.setattr(connection, "_clients", {})
+    monkeypatch.delenv("SMARTASSESSOR_PASSWORD", raising=False)
+    monkeypatch.delenv("SMARTASSESSOR_CLIENT_KEY", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal unless a test says so
+    cache.clear()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command("smartassessor", *args, stdout=out)
+    return out.getvalue()
+
+
+def configure(*extra) -> str:
+    return run(
+        "configure", "--base-url", BASE_URL + "/", "--username", "api@provider.example", *extra
+    )
+
+
+def store_credentials():
+    settings = IntegrationSettings.load()
+    settings.base_url = BASE_URL
+    settings.username = "api@provider.example"
+    settings.password = PASSWORD
+    settings.client_key = CLIENT_KEY
+    settings.save()
+
+
+# --- configure ------------------------------------------------------------------------------
+
+
+def test_configure_takes_secrets_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SMARTASSESSOR_CLIENT_KEY", CLIENT_KEY)
+
+    output = configure("--enable")
+
+    settings = IntegrationSettings.load()
+    assert settings.base_url == BASE_URL  # trailing slash removed
+    assert settings.username == "api@provider.example"
+    assert settings.enabled
+    assert (settings.password, settings.client_key) == (PASSWORD, CLIENT_KEY)
+    assert "API base URL: https://sa.example.test\n" in output
+    assert "Integration enabled: yes" in output
+    assert "Password: set from SMARTASSESSOR_PASSWORD" in output
+    assert "Client key: set from SMARTASSESSOR_CLIENT_KEY" in output
+    assert PASSWORD not in output and CLIENT_KEY not in output
+
+
+def test_configure_prompts_without_echo_on_a_terminal(monkeypatch):
+    prompts = []
+    answers = iter([PASSWORD, CLIENT_KEY])
+
+    def fake_getpass(prompt):
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+
+    output = configure()
+
+    settings = IntegrationSettings.load()
+    assert (settings.password, settings.client_key) == (PASSWORD, CLIENT_KEY)
+    assert prompts == [
+        "Password (leave blank to keep the stored one): ",
+        "Client key (leave blank to keep the stored one): ",
+    ]
+    assert "Password: set from what you typed" in output
+    assert PASSWORD not in output and CLIENT_KEY not in output
+
+
+def test_configure_keeps_stored_secrets_when_none_are_given_and_says_so():
+    store_credentials()
+
+    output = configure("--disable")
+
+    settings = IntegrationSettings.load()
+    assert (settings.password, settings.client_key) == (PASSWORD, CLIENT_KEY)
+    assert not settings.enabled
+    assert "Password: kept the stored value (SMARTASSESSOR_PASSWORD is not set)" in output
+
+
+def test_configure_keeps_a_stored_secret_when_the_prompt_is_left_blank(monkeypatch):
+    store_credentials()
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: "")
+    monkeypatch.setattr(sys, "stdin", Terminal())
+
+    output = configure()
+
+    assert IntegrationSettings.load().password == PASSWORD
+    assert "Client key: kept the stored value" in output
+
+
+def test_configure_says_when_a_secret_is_still_missing():
+    output = configure()
+
+    assert "Password: not set: set SMARTASSESSOR_PASSWORD or run this in a terminal" in output
+
+
+def test_configure_leaves_the_switch_alone_unless_asked(monkeypatch):
+    settings = IntegrationSettings.load()
+    settings.enabled = True
+    settings.save()
+
+    configure()
+
+    assert IntegrationSettings.load().enabled
+
+
+def test_configure_refuses_an_invalid_url_and_saves_nothing():
+    with pytest.raises(CommandError, match="Nothing was saved: base_url: Enter a valid URL"):
+        run("configure", "--base-url", "not a url", "--username", "someone")
+
+    assert IntegrationSettings.load().username == ""
+
+
+def test_secrets_are_never_accepted_as_options():
+    with pytest.raises(CommandError, match="unrecognized arguments: --password"):
+        configure("--password", PASSWORD)
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_check_reports_courses_and_round_trip():
+    store_credentials()
+    responses.post(
+        BASE_URL + "/api/v1/token",
+        json={"AccessToken": "t", "TokenType": "Bearer", "ExpiresIn": 3600},
+    )
+    courses = [
+        {
+            "SmartAssessorId": n,
+            "QANCode": f"ST{n:04d}",
+            "QualificationTitle": "x",
+            "IsActive": n < 4,
+        }
+        for n in range(1, 6)
+    ]
+    responses.get(
+        BASE_URL + "/api/v1/courses",
+        json={"Items": courses, "Page": 1, "PageSize": 500, "TotalCount": 5},
+    )
+
+    output = run("check")
+
+    assert output.startswith(
+        "Connected to https://sa.example.test as api@provider.example: "
+        "5 courses (3 active), round trip "
+    )
+    assert output.rstrip().endswith(" ms")
+
+
+@responses.activate
+def test_check_fails_with_smart_assessors_message_for_bad_credentials():
+    store_credentials()
+    responses.post(
+        BASE_URL + "/api/v1/token",
+        status=401,
+        json={
+            "Errors": [
+                {"Code": "invalid_credentials", "Field": None, "Message": "Wrong client key"}
+            ]
+        },
+    )
+
+    with pytest.raises(CommandError, match="Wrong client key") as caught:
+        run("check")
+
+    assert caught.value.returncode != 0
+    assert CLIENT_KEY not in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+def test_check_fails_clearly_when_smart_assessor_is_unreachable():
+    store_credentials()
+    settings = IntegrationSettings.load()
+    settings.base_url = "http://127.0.0.1:9"
+    settings.connect_timeout = 0.5
+    settings.save()
+    client = connection.client_from_settings()
+    client._sleep = lambda seconds: None  # the backoff between tries is not under test here
+
+    with pytest.raises(CommandError, match=r"Could not reach Smart Assessor at http://127.0.0.1:9"):
+        run("check")
+
+
+def test_check_asks_for_credentials_that_cannot_be_decrypted():
+    store_credentials()
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {IntegrationSettings._meta.db_table} SET client_key = %s",
+            ["gAAAAABencrypted-with-another-key"],
+        )
+
+    with pytest.raises(CommandError) as caught:
+        run("check")
+
+    assert str(caught.value) == (
+        "The stored Smart Assessor credentials cannot be decrypted with this deployment's "
+        "FIELD_ENCRYPTION_KEY: enter them again."
+    )
+
+
+def test_check_says_what_is_missing_when_not_configured():
+    with pytest.raises(CommandError, match="Smart Assessor is not configured: set the API base"):
+        run("check")
