@@ -142,7 +142,15 @@ class ReviewSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Review
-        fields = ["id", "review_type", "proposed_at", "actual_at", "reviewer", "attendance", "notes"]
+        fields = [
+            "id",
+            "review_type",
+            "proposed_at",
+            "actual_at",
+            "reviewer",
+            "attendance",
+            "notes",
+        ]
 
 
 class DeliveryPlanSerializer(serializers.Serializer):

@@ -109,7 +109,14 @@ LEARNER_FIELDSETS = [
     ),
     (
         "Programme",
-        ["start_date", "planned_end_date", "actual_end_date", "status", "risk_band", "main_officer"],
+        [
+            "start_date",
+            "planned_end_date",
+            "actual_end_date",
+            "status",
+            "risk_band",
+            "main_officer",
+        ],
     ),
 ]
 

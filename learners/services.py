@@ -90,9 +90,7 @@ def placement_end(*, placement: Placement, end_date: datetime.date) -> Placement
     return _save(placement, {"end_date": end_date})
 
 
-def learner_officer_role_create(
-    *, learner: Learner, data: Mapping[str, Any]
-) -> LearnerOfficerRole:
+def learner_officer_role_create(*, learner: Learner, data: Mapping[str, Any]) -> LearnerOfficerRole:
     return _save(LearnerOfficerRole(learner=learner), data)
 
 

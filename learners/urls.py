@@ -28,7 +28,9 @@ urlpatterns = [
         name="placement_edit",
     ),
     path(
-        f"{learner}/placements/<int:pk>/end/", views.PlacementEndView.as_view(), name="placement_end"
+        f"{learner}/placements/<int:pk>/end/",
+        views.PlacementEndView.as_view(),
+        name="placement_end",
     ),
     path(
         f"{learner}/officers/add/",

@@ -390,8 +390,10 @@ class PlacementEndView(LearnerRecordMixin, RecordFormView):
     permission_required = "learners.change_placement"
     record_model = Placement
     form_class = forms.PlacementEndForm
+
     def get_success_message(self, record: Placement) -> str:
-        return f"The placement at {record.organisation} ends on {formats.date_format(record.end_date)}."
+        end_date = formats.date_format(record.end_date)
+        return f"The placement at {record.organisation} ends on {end_date}."
 
     def get_initial(self):
         return {"end_date": self.record.end_date or timezone.localdate()}

@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
@@ -50,7 +51,9 @@ def learner_data(**changes) -> dict:
 
 def field_error(page: str, field: str) -> str:
     """The error shown next to a field, or "" when there is none."""
-    marker = f'<p class="field-error" id="id_{field}_error"><span class="visually-hidden">Error: </span>'
+    marker = (
+        f'<p class="field-error" id="id_{field}_error"><span class="visually-hidden">Error: </span>'
+    )
     if marker not in page:
         return ""
     return page.split(marker)[1].split("</p>")[0]
@@ -61,14 +64,14 @@ def test_adding_a_learner_normalises_and_goes_to_the_delivery_plan(staff_client)
 
     response = staff_client.post(
         "/learners/add/",
-        learner_data(postcode="s12ab", ni_number="qq 12 34 56 c", main_officer=officer.pk),
+        learner_data(postcode="s12ab", ni_number="ab 12 34 56 c", main_officer=officer.pk),
         follow=True,
     )
 
     learner = Learner.objects.get(ident="NEW-1")
     assert response.redirect_chain == [("/learners/NEW-1/delivery-plan/", 302)]
     assert learner.postcode == "S1 2AB"
-    assert learner.ni_number == "QQ123456C"
+    assert learner.ni_number == "AB123456C"
     assert learner.main_officer == officer
     assert "Priya Shah was added." in response.content.decode()
 
@@ -94,7 +97,8 @@ def test_bad_learner_data_is_shown_next_to_its_field_and_nothing_is_saved(
     assert message in field_error(page, field)
     assert "Nothing was saved: please correct this" in page
     assert f'<a href="#id_{field}">' in page
-    assert f'aria-describedby="id_{field}_error"' in page or f'id_{field}_error"' in page
+    described_by = re.search(f'<input[^>]*name="{field}"[^>]*aria-describedby="([^"]*)"', page)
+    assert f"id_{field}_error" in described_by.group(1).split()
     assert not Learner.objects.exists()
 
 
@@ -110,7 +114,8 @@ def test_editing_a_learner_keeps_the_ident(staff_client):
     learner = LearnerFactory(ident="L-1", first_name="Priya")
 
     response = staff_client.post(
-        "/learners/L-1/edit/", learner_data(ident="CHANGED", first_name="Priyanka", risk_band="high")
+        "/learners/L-1/edit/",
+        learner_data(ident="CHANGED", first_name="Priyanka", risk_band="high"),
     )
 
     learner.refresh_from_db()
@@ -118,7 +123,8 @@ def test_editing_a_learner_keeps_the_ident(staff_client):
     assert (learner.ident, learner.first_name, learner.risk_band) == ("L-1", "Priyanka", "high")
     form = staff_client.get("/learners/L-1/edit/").content.decode()
     assert 'value="2026-09-01"' in form and 'type="date"' in form
-    assert 'name="ident" value="L-1"' in form and "disabled" in form.split('name="ident"')[1][:80]
+    ident_input = form.split('name="ident"')[1].split(">")[0]
+    assert 'value="L-1"' in ident_input and "disabled" in ident_input
 
 
 def test_adding_an_officer_with_roles(staff_client):

@@ -1,4 +1,5 @@
 import pytest
+
 from tests.factories import LearnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
