@@ -235,6 +235,7 @@ class LearnerFilterForm(forms.Form):
     sort = forms.ChoiceField(
         required=False,
         choices=[(f"{sign}{key}", key) for key in LEARNER_SORTS for sign in ("", "-")],
+        widget=forms.HiddenInput,
     )
 
     def __init__(self, *args, officers, **kwargs):

@@ -126,6 +126,7 @@ def test_sort_links_keep_the_filters_and_turn_the_order_round(staff_client, thre
         in page
     )
     assert '<a href="?status=in_learning&amp;sort=start">' in page
+    assert '<input type="hidden" name="sort" value="ident"' in page  # the filters keep the order
 
 
 def test_the_list_shows_each_learners_row(staff_client):
