@@ -15,6 +15,7 @@ $(INSTALLED): requirements.txt
 run: $(INSTALLED)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py smartassessor demo
 	$(BIN)/honcho --procfile Procfile start
 
 test: $(INSTALLED) chromium

@@ -34,7 +34,7 @@ class NormalisedCharField(forms.CharField):
     """Text normalised the way the model stores it before it is checked.
 
     People may type "s12ab" or "qq 12 34 56 c": the form takes them as "S1 2AB" and
-    "QQ123456C" instead of refusing them, so the input has no length limit of its own.
+    "AB123456C" instead of refusing them, so the input has no length limit of its own.
     """
 
     normalise = staticmethod(lambda value: value)

@@ -4,7 +4,7 @@ This app knows nothing of Smart Assessor; the integration keeps its own records 
 """
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -113,8 +113,10 @@ class Organisation(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("learners:organisation_detail", args=[self.pk])
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude=None) -> None:
+        # Normalised before the field validators see it, so "ls14ap" is taken as LS1 4AP.
         _clean_postcode(self)
+        super().clean_fields(exclude=exclude)
 
 
 class Qualification(models.Model):
@@ -164,7 +166,6 @@ class Learner(models.Model):
         "LRN",
         max_length=12,
         blank=True,
-        validators=[MaxLengthValidator(12)],
         help_text="Learner Reference Number, up to 12 characters.",
     )
     uln = models.CharField("ULN", max_length=10, blank=True, validators=[validators.validate_uln])
@@ -232,10 +233,14 @@ class Learner(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.surname}"
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude=None) -> None:
+        # Tidied before the field validators see them: "ab 12 34 56 c" is AB123456C.
         _clean_postcode(self)
         self.ni_number = validators.normalise_ni_number(self.ni_number)
         self.email = self.email.strip()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
         _check_end_dates(self)
 
 

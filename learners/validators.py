@@ -41,7 +41,7 @@ def normalise_ni_number(value: str) -> str:
 def validate_ni_number(value: str) -> None:
     if not NI_PATTERN.fullmatch(value) or value[:2] in NI_FORBIDDEN_PREFIXES:
         raise ValidationError(
-            "Enter a National Insurance number like QQ123456C: two letters, six digits and "
+            "Enter a National Insurance number like AB123456C: two letters, six digits and "
             "A, B, C or D.",
             code="ni_number",
         )

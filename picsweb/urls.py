@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("learners.api_urls")),
+    path("api/", include("smartassessor.api_urls")),
     path("smartassessor/", include("smartassessor.urls")),
     path("", include("learners.urls")),
 ]

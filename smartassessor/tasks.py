@@ -5,12 +5,20 @@ from celery import shared_task
 from .models import LinkRefresh
 from .services import enrolment, links
 
+LINK_REFRESH_TRIES = 5
 
-@shared_task(acks_late=True)
-def refresh_qualification_links(refresh_id: int) -> None:
+
+@shared_task(bind=True, acks_late=True, max_retries=LINK_REFRESH_TRIES - 1)
+def refresh_qualification_links(self, refresh_id: int) -> None:
     refresh = LinkRefresh.objects.filter(pk=refresh_id).first()
-    if refresh is not None:
-        links.qualification_links_refresh(refresh=refresh)
+    if refresh is None:
+        return
+    try:
+        links.qualification_links_refresh(
+            refresh=refresh, last_try=self.request.retries >= self.max_retries
+        )
+    except links.TryAgainLater as exc:
+        raise self.retry(countdown=5 * 2**self.request.retries) from exc
 
 
 @shared_task(acks_late=True)

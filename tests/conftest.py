@@ -4,6 +4,8 @@ from picsweb import roles
 
 from .factories import UserFactory
 
+pytest_plugins = ["tests.fixtures.sandbox"]
+
 
 @pytest.fixture
 def staff_user(db):

@@ -402,7 +402,9 @@ class Api:
             start = date.fromisoformat(values["StartDate"])
             if date.fromisoformat(values["PlannedEndDate"]) <= start:
                 problems.append(
-                    Problem("validation", "PlannedEndDate must be after StartDate.", "PlannedEndDate")
+                    Problem(
+                        "validation", "PlannedEndDate must be after StartDate.", "PlannedEndDate"
+                    )
                 )
         if problems or course is None:
             raise invalid(problems)

@@ -58,6 +58,10 @@ class Matcher:
         return shown
 
 
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
 class _Reader:
     """Checks the fields of a faults body, collecting every problem."""
 
@@ -73,7 +77,7 @@ class _Reader:
         kinds = (int,) if whole else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
             kind = "a whole number" if whole else "a number"
-            self.fail(name, f"must be {kind} from {low:g} to {high:g}.")
+            self.fail(name, f"must be {kind} from {_plain(low)} to {_plain(high)}.")
             return None
         return value
 
@@ -96,7 +100,9 @@ class _Reader:
                 continue
             for unknown in sorted(set(item) - allowed):
                 self.problems.append(
-                    Problem("unknown_field", f"{unknown} is not a known field.", f"{where}.{unknown}")
+                    Problem(
+                        "unknown_field", f"{unknown} is not a known field.", f"{where}.{unknown}"
+                    )
                 )
             method = item.get("Method")
             if method is not None and method not in METHODS:

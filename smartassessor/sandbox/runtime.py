@@ -42,7 +42,9 @@ class Tokens:
         now = self._clock()
         with self._lock:
             # Long-expired tokens are forgotten (a later use says unauthorized, not expired).
-            for old in [key for key, kept in self._tokens.items() if kept.expires_at < now - 86_400]:
+            for old in [
+                key for key, kept in self._tokens.items() if kept.expires_at < now - 86_400
+            ]:
                 del self._tokens[old]
             self._tokens[token] = _Token(client_key, now + lifetime_seconds)
         return token
@@ -166,22 +168,22 @@ class IdempotencyGate:
         while True:
             with self._lock:
                 remembered = self._store.remembered(client_key, key)
-                if remembered is not None:
-                    if remembered.fingerprint != fingerprint:
-                        return answer(
-                            ApiError.of(
-                                422,
-                                "idempotency_key_reused",
-                                "This Idempotency-Key was used for a different request: use a "
-                                "new key for a changed request.",
-                                "Idempotency-Key",
-                            )
-                        )
-                    return answer((remembered.status, remembered.body))
-                in_flight = self._in_flight.get(slot)
-                if in_flight is None:
+                in_flight = None if remembered else self._in_flight.get(slot)
+                if remembered is None and in_flight is None:
                     self._in_flight[slot] = threading.Event()
                     break
+            if remembered is not None:
+                if remembered.fingerprint != fingerprint:
+                    return answer(
+                        ApiError.of(
+                            422,
+                            "idempotency_key_reused",
+                            "This Idempotency-Key was used for a different request: use a new "
+                            "key for a changed request.",
+                            "Idempotency-Key",
+                        )
+                    )
+                return answer((remembered.status, remembered.body))
             in_flight.wait()
         try:
             response = act()

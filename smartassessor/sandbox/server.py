@@ -199,8 +199,10 @@ class Sandbox:
         return Response.json(200, self.faults.as_json())
 
     def faults_put(self, request: Request) -> Response:
-        self.faults.update(self._body(request))
-        self.limiter.configure(self.faults.rate_limit_per_second)
+        changes = self._body(request)
+        self.faults.update(changes)
+        if "RateLimitPerSecond" in changes:
+            self.limiter.configure(self.faults.rate_limit_per_second)
         return Response.json(200, self.faults.as_json())
 
     def advance(self, request: Request) -> Response:
@@ -222,11 +224,7 @@ class Sandbox:
             problems.append(
                 Problem("validation", "Learners must be a whole number 1-100000.", "Learners")
             )
-        if (
-            isinstance(per_learner, bool)
-            or not isinstance(per_learner, int)
-            or not 1 <= per_learner
-        ):
+        if isinstance(per_learner, bool) or not isinstance(per_learner, int) or per_learner < 1:
             problems.append(
                 Problem(
                     "validation",
@@ -283,6 +281,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 class SandboxRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "SmartAssessorSandbox/1.0"
+    # Headers and body go out in separate writes; without TCP_NODELAY the second waits for
+    # the client's delayed ACK, about 40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
     server: SandboxHTTPServer
 
     def _dispatch(self) -> None:

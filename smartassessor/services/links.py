@@ -10,7 +10,7 @@ from learners.models import Officer, Organisation, Qualification, ReviewType
 from picsweb.errors import ApplicationError
 
 from ..audit import audit_record
-from ..client import NotFound, SmartAssessorError
+from ..client import NotFound, RateLimited, SmartAssessorError, Transient
 from ..connection import client_from_settings
 from ..models import (
     LinkRefresh,
@@ -37,10 +37,31 @@ def link_refresh_request(*, actor) -> LinkRefresh:
     return refresh
 
 
-def qualification_links_refresh(*, refresh: LinkRefresh) -> LinkRefresh:
+def _active_courses_by_reference() -> dict:
+    return {
+        reference_normalise(course.qan_code): course
+        for course in client_from_settings().course_list(page_size=500)
+        if course.is_active
+    }
+
+
+def _refresh_failed(refresh: LinkRefresh, exc: Exception) -> LinkRefresh:
+    LinkRefresh.objects.filter(pk=refresh.pk).update(
+        state=LinkRefresh.State.FAILED, error=str(exc), finished_at=timezone.now()
+    )
+    refresh.refresh_from_db()
+    return refresh
+
+
+class TryAgainLater(Exception):
+    """Smart Assessor could not be reached; the refresh is queued again."""
+
+
+def qualification_links_refresh(*, refresh: LinkRefresh, last_try: bool = True) -> LinkRefresh:
     """Link each qualification to the active SA course with its normalised reference.
 
-    Links that no longer match are cleared. The counts are stored on the refresh row.
+    Links that no longer match are cleared. The counts are stored on the refresh row. Unless
+    it is the last try, an unreachable Smart Assessor raises ``TryAgainLater``.
     """
     claimed = LinkRefresh.objects.filter(
         pk=refresh.pk, state__in=[LinkRefresh.State.QUEUED, LinkRefresh.State.RUNNING]
@@ -48,17 +69,16 @@ def qualification_links_refresh(*, refresh: LinkRefresh) -> LinkRefresh:
     if claimed != 1:
         return refresh
     try:
-        courses = {
-            reference_normalise(course.qan_code): course
-            for course in client_from_settings().course_list(page_size=500)
-            if course.is_active
-        }
+        courses = _active_courses_by_reference()
+    except (Transient, RateLimited) as exc:
+        if not last_try:
+            LinkRefresh.objects.filter(pk=refresh.pk).update(
+                state=LinkRefresh.State.QUEUED, error=f"{exc}; trying again shortly."
+            )
+            raise TryAgainLater(str(exc)) from exc
+        return _refresh_failed(refresh, exc)
     except (SmartAssessorError, ApplicationError) as exc:
-        LinkRefresh.objects.filter(pk=refresh.pk).update(
-            state=LinkRefresh.State.FAILED, error=str(exc), finished_at=timezone.now()
-        )
-        refresh.refresh_from_db()
-        return refresh
+        return _refresh_failed(refresh, exc)
 
     counts = {"linked": 0, "unlinked": 0, "unchanged": 0}
     with transaction.atomic():

@@ -81,7 +81,7 @@ def test_adding_a_learner_normalises_and_goes_to_the_delivery_plan(staff_client)
     [
         ("uln", "1234567890", "This ULN&#x27;s check digit is wrong"),
         ("uln", "12345", "A ULN is 10 digits, the first not 0."),
-        ("ni_number", "QQ123456E", "Enter a National Insurance number like QQ123456C"),
+        ("ni_number", "QQ123456E", "Enter a National Insurance number like AB123456C"),
         ("postcode", "S1", "Enter a UK postcode, for example S1 2AB."),
         ("planned_end_date", "2026-08-01", "The planned end date must be after the start date."),
         ("email", "priya@", "Enter an email address like name@example.co.uk"),

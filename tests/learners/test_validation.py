@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 ULN_FORMAT = "A ULN is 10 digits, the first not 0."
 ULN_CHECK_DIGIT = "This ULN's check digit is wrong: check it against the Learner Record Service."
 NI_NUMBER = (
-    "Enter a National Insurance number like QQ123456C: two letters, six digits and A, B, C or D."
+    "Enter a National Insurance number like AB123456C: two letters, six digits and A, B, C or D."
 )
 POSTCODE = "Enter a UK postcode, for example S1 2AB."
 EMAIL = "Enter an email address like name@example.co.uk (one @, no spaces)."

@@ -1,9 +1,20 @@
 import pytest
 import responses
+from django.core.cache import cache
 
+from smartassessor import connection
 from smartassessor.models import IntegrationSettings
 
 from .client import wire
+
+
+@pytest.fixture(autouse=True)
+def fresh_smartassessor_client():
+    """Each test starts without a cached client or access token."""
+    connection._clients.clear()
+    cache.clear()
+    yield
+    connection._clients.clear()
 
 
 @pytest.fixture
@@ -26,3 +37,17 @@ def sa_http(sa_settings):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.post(wire.API + "/token", json=wire.token())
         yield mock
+
+
+@pytest.fixture
+def sa_sandbox(db, sandbox):
+    """The integration switched on and pointed at the running sandbox (reset to its seed)."""
+    settings = IntegrationSettings.load()
+    settings.enabled = True
+    settings.base_url = sandbox.url
+    settings.username = sandbox.username
+    settings.password = sandbox.password
+    settings.client_key = sandbox.client_key
+    settings.requests_per_second = 15
+    settings.save()
+    return sandbox

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import connection as db_connection
 
 from smartassessor import connection
-from smartassessor.models import IntegrationSettings
+from smartassessor.models import AuditEntry, IntegrationSettings
 
 BASE_URL = "https://sa.example.test"
 PASSWORD = "command-test-password"
@@ -73,6 +73,27 @@ def test_configure_takes_secrets_from_the_environment(monkeypatch):
     assert "Password: set from SMARTASSESSOR_PASSWORD" in output
     assert "Client key: set from SMARTASSESSOR_CLIENT_KEY" in output
     assert PASSWORD not in output and CLIENT_KEY not in output
+
+
+def test_configure_is_audited_without_the_secrets(monkeypatch):
+    store_credentials()
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", "a-new-password")
+
+    configure("--enable")
+
+    entry = AuditEntry.objects.get()
+    assert entry.action == "settings changed"
+    assert entry.actor is None
+    assert entry.reason == "manage.py smartassessor configure"
+    assert entry.changes == {"enabled": [False, True], "password": ["(changed)", "(changed)"]}
+
+
+def test_configure_that_changes_nothing_leaves_no_audit_entry():
+    store_credentials()
+
+    configure()
+
+    assert not AuditEntry.objects.exists()
 
 
 def test_configure_prompts_without_echo_on_a_terminal(monkeypatch):

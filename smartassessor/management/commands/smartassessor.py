@@ -7,15 +7,21 @@ Each subcommand is a small class with its own arguments and handler; add one to
 import getpass
 import os
 import sys
+import time
 from argparse import ArgumentParser
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from learners.models import Learner
 from picsweb.errors import ApplicationError
+from smartassessor.audit import audit_record
 from smartassessor.connection import connection_check
 from smartassessor.fields import UnreadableSecret
-from smartassessor.models import IntegrationSettings
+from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh
+from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME
+from smartassessor.services import enrolment, links
 
 
 class Subcommand:
@@ -50,8 +56,11 @@ class Configure(Subcommand):
         )
         switch.add_argument("--disable", dest="enabled", action="store_false", help="turn it off")
 
+    audited = ("enabled", "base_url", "username", "password", "client_key")
+
     def handle(self, command: BaseCommand, options: dict) -> None:
         record = IntegrationSettings.load()
+        before = {field: getattr(record, field) for field in self.audited}
         record.base_url = options["base_url"].strip().rstrip("/")
         record.username = options["username"].strip()
         if options["enabled"] is not None:
@@ -67,7 +76,21 @@ class Configure(Subcommand):
                 f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
             )
             raise CommandError(f"Nothing was saved: {problems}") from exc
-        record.save()
+        with transaction.atomic():
+            record.save()
+            changes = {
+                field: (before[field], getattr(record, field))
+                for field in self.audited
+                if before[field] != getattr(record, field)
+            }
+            if changes:
+                audit_record(
+                    actor=None,
+                    action="settings changed",
+                    instance=record,
+                    changes=changes,
+                    reason="manage.py smartassessor configure",
+                )
         command.stdout.write(command.style.SUCCESS("Smart Assessor settings saved."))
         command.stdout.write(f"  API base URL: {record.base_url}")
         command.stdout.write(f"  Username: {record.username}")
@@ -114,7 +137,100 @@ class Check(Subcommand):
         )
 
 
-SUBCOMMANDS: tuple[Subcommand, ...] = (Configure(), Check())
+class RefreshLinks(Subcommand):
+    name = "refresh-links"
+    help = "Refresh Qualification Links now (F4) and print the counts."
+
+    def handle(self, command: BaseCommand, options: dict) -> None:
+        refresh = links.qualification_links_refresh(refresh=LinkRefresh.objects.create())
+        if refresh.state != LinkRefresh.State.SUCCEEDED:
+            raise CommandError(refresh.error)
+        command.stdout.write(
+            f"Qualification links: {refresh.linked} linked, {refresh.unlinked} unlinked, "
+            f"{refresh.unchanged} unchanged."
+        )
+
+
+class Enrol(Subcommand):
+    name = "enrol"
+    help = "Create learners in Smart Assessor, queued exactly as the Delivery Plan does."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("idents", nargs="+", metavar="IDENT", help="Learner Idents")
+        parser.add_argument(
+            "--wait", action="store_true", help="wait for the worker and print each outcome"
+        )
+        parser.add_argument("--timeout", type=float, default=600, help="seconds to wait at most")
+
+    def handle(self, command: BaseCommand, options: dict) -> None:
+        requested = {}
+        problems = 0
+        for ident in options["idents"]:
+            learner = Learner.objects.filter(ident=ident).first()
+            if learner is None:
+                command.stderr.write(f"{ident}: no such learner")
+                problems += 1
+                continue
+            try:
+                enrolment_row, created = enrolment.enrolment_request(learner=learner, actor=None)
+            except ApplicationError as exc:
+                command.stderr.write(f"{ident}: {exc.message}")
+                problems += 1
+                continue
+            requested[ident] = enrolment_row.pk
+            command.stdout.write(f"{ident}: {'queued' if created else 'already current'}")
+        if options["wait"]:
+            problems += self._wait(command, requested, options["timeout"])
+        if problems:
+            raise CommandError(f"{problems} of {len(options['idents'])} did not enrol.")
+
+    def _wait(self, command: BaseCommand, requested: dict[str, int], timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        pending = dict(requested)
+        failed = 0
+        while pending and time.monotonic() < deadline:
+            rows = Enrolment.objects.filter(pk__in=pending.values()).exclude(
+                state__in=Enrolment.ACTIVE_STATES
+            )
+            for row in rows.select_related("learner"):
+                pending.pop(row.learner.ident)
+                detail = row.sa_learner_id or row.last_error
+                command.stdout.write(f"{row.learner.ident}: {row.get_state_display()} {detail}")
+                failed += row.state != Enrolment.State.ENROLLED
+            time.sleep(0.5)
+        for ident in pending:
+            command.stderr.write(f"{ident}: still in progress after {timeout:.0f} s")
+        return failed + len(pending)
+
+
+class Demo(Subcommand):
+    name = "demo"
+    help = (
+        "For `make run` only: point an unconfigured integration at the local sandbox with its "
+        "demo-only credentials, switch it on, and queue Refresh Qualification Links."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
+
+    def handle(self, command: BaseCommand, options: dict) -> None:
+        record = IntegrationSettings.load()
+        if record.base_url:
+            command.stdout.write(f"Smart Assessor is already configured: {record.base_url}")
+            return
+        record.base_url = options["sandbox_url"]
+        record.username = DEMO_USERNAME
+        record.password = DEMO_PASSWORD
+        record.client_key = DEMO_CLIENT_KEY
+        record.enabled = True
+        record.save()
+        links.link_refresh_request(actor=None)
+        command.stdout.write(
+            f"Smart Assessor points at the sandbox {record.base_url} (demo credentials)."
+        )
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (Configure(), Check(), RefreshLinks(), Enrol(), Demo())
 
 
 class Command(BaseCommand):

@@ -80,7 +80,9 @@ def active_course(client: SmartAssessorClient, reference: str):
 
 
 def test_enrolment_objects_are_created_and_read_back(sandbox, live):
-    started = max(learner.modified_at for learner in live.learner_feed())
+    # Read both feeds to their end first, as a sync run would, and keep where they stopped.
+    learners_before, enrolments_before = live.learner_feed(), live.learner_course_feed()
+    list(learners_before), list(enrolments_before)
     course = active_course(live, "ST0070")
 
     employer = live.employer_create(
@@ -136,10 +138,8 @@ def test_enrolment_objects_are_created_and_read_back(sandbox, live):
     assert enrolment.qan_code == course.qan_code
     assert [m["LearnerSmartAssessorId"] for m in sandbox.outbox()] == [learner.smart_assessor_id]
 
-    changed = list(live.learner_feed(since=started))
-    assert learner.smart_assessor_id in {item.smart_assessor_id for item in changed}
-    enrolments = list(live.learner_course_feed(since=started))
-    assert enrolment in enrolments
+    assert list(live.learner_feed(since=learners_before.position)) == [learner]
+    assert list(live.learner_course_feed(since=enrolments_before.position)) == [enrolment]
 
 
 def test_updates_change_what_is_read_back(live):
@@ -224,14 +224,26 @@ def test_a_feed_read_by_keyset_in_small_pages_sees_every_learner_once(live):
 
 
 def test_sessions_event_types_and_smart_coach_after_time_moves_on(sandbox, live):
-    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=3650)
-    sandbox.advance(60)
+    learner = live.learner_create(learner=new_learner("E2E-L-8"), idempotency_key="e2e-l-8")
+    live.learner_course_create(
+        learner_id=learner.smart_assessor_id,
+        enrolment=LearnerCourseInput(
+            course_smart_assessor_id=active_course(live, "ST0116").smart_assessor_id,
+            start_date=dt.date.today(),
+            planned_end_date=dt.date.today() + dt.timedelta(days=540),
+        ),
+        idempotency_key="e2e-course-8",
+    )
+    sandbox.advance(90)
 
-    sessions = list(live.session_feed(since=before, page_size=50))
+    sessions = list(live.session_feed(page_size=2))
     codes = {event_type.code for event_type in live.event_type_list()}
     scores = list(live.smart_coach_feed(page_size=50))
 
-    assert sessions, "advancing 60 days makes review sessions appear"
+    assert sessions, "review sessions appear as time moves on"
+    assert {session.learner_smart_assessor_id for session in sessions} == {
+        learner.smart_assessor_id
+    }
     assert {session.event_type for session in sessions} <= codes
     one = sessions[0]
     assert one in live.learner_session_list(learner_id=one.learner_smart_assessor_id)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("learners/<str:ident>/enrolment/", api.EnrolmentAPI.as_view(), name="api-enrolment"),
+    path(
+        "learners/<str:ident>/enrolment/retry/",
+        api.EnrolmentRetryAPI.as_view(),
+        name="api-enrolment-retry",
+    ),
+]
