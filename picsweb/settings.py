@@ -221,6 +221,7 @@ else:
     # Redis redelivers an unacknowledged task after this many seconds; every retry delay and
     # task time limit stays well below it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -230,6 +231,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Smart Assessor ---------------------------------------------------------------------------
+# Seconds between automatic enrolment attempts after a transient failure; after the last one
+# the enrolment fails and waits for a person to press Retry.
+SMARTASSESSOR_RETRY_DELAYS = env.list(
+    "SMARTASSESSOR_RETRY_DELAYS", cast=float, default=[5, 20, 60, 180, 600]
+)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
@@ -242,4 +250,7 @@ LOGGING = {
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep-enrolments": {"task": "smartassessor.tasks.sweep_enrolments", "schedule": 60.0},
+    # The daily synchronisation is not here: it is a periodic task in the database (made by a
+    # migration) so that admins can see and change its time.
+    "sweep-sync-runs": {"task": "smartassessor.tasks.sweep_sync_runs", "schedule": 60.0},
 }

@@ -4,7 +4,7 @@ from picsweb import roles
 
 from .factories import UserFactory
 
-pytest_plugins = ["tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.worker"]
 
 
 @pytest.fixture

@@ -117,6 +117,8 @@ class Request:
             value = self.json_value()
         except (UnicodeDecodeError, ValueError) as error:
             raise malformed(f"The body is not valid JSON: {error}.") from None
+        except RecursionError:
+            raise malformed("The body is nested too deeply.") from None
         if not isinstance(value, dict):
             raise malformed("The body must be a JSON object.")
         return value
@@ -126,7 +128,7 @@ class Request:
         compared as parsed JSON, so key order and spacing do not matter."""
         try:
             body = json.dumps(self.json_value(), sort_keys=True, separators=(",", ":"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             body = "raw:" + hashlib.sha256(self.body).hexdigest()
         return hashlib.sha256(f"{self.method} {self.target}\n{body}".encode()).hexdigest()
 

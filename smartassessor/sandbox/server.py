@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import page
-from .api import WRITE_METHODS, Api, Credentials, Request, Response, malformed
+from .api import WRITE_METHODS, Api, Credentials, Request, Response, Route, malformed
 from .errors import ApiError, Problem, invalid, not_found
 from .faults import Faults, fault_error
 from .runtime import IdempotencyGate, RateLimiter, Stats, Tokens
@@ -35,6 +35,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 10 * 1024 * 1024
 SEED_PREFIX = r"^[A-Za-z0-9-]{1,26}$"
+
+Resolved = tuple[Route, dict[str, str]] | None
 
 
 class Sandbox:
@@ -93,7 +95,7 @@ class Sandbox:
         response.headers["Idempotent-Replayed"] = "true"
         return response
 
-    def _api_answer(self, request: Request, resolved: Any) -> Response:
+    def _api_answer(self, request: Request, resolved: Resolved) -> Response:
         try:
             handler, params = self._admit(request, resolved)
         except ApiError as error:
@@ -109,7 +111,9 @@ class Sandbox:
             )
         return self._act(handler, request, params)
 
-    def _admit(self, request: Request, resolved: Any) -> tuple[Callable[..., Response], dict]:
+    def _admit(
+        self, request: Request, resolved: Resolved
+    ) -> tuple[Callable[..., Response], dict[str, str]]:
         """The checks made before a request may act, in the contract's order."""
         wait = self.limiter.take()
         if wait is not None:

@@ -135,7 +135,7 @@ def course_state(course: dict[str, Any], today: date) -> dict[str, Any]:
             **plan.figures(plan.withdraw_on),
             "ActualEndDate": plan.withdraw_on.isoformat(),
         }
-    if today > plan.planned_end + timedelta(days=1):
+    if today >= plan.planned_end:
         done = {name: 100.0 for name in plan.figures(plan.start)}
         return {"Status": "Completed", **done, "ActualEndDate": plan.planned_end.isoformat()}
     status = "BreakInLearning" if plan.on_break(today) else "InTraining"

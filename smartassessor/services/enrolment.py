@@ -14,6 +14,7 @@ import json
 import logging
 import random
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch, Q
 from django.urls import reverse
@@ -48,9 +49,6 @@ from ..models import (
 
 logger = logging.getLogger(__name__)
 
-# Bounded backoff between automatic attempts, in seconds (well under the broker's
-# visibility timeout). After the last one the enrolment fails and waits for a person.
-RETRY_DELAYS = (5, 20, 60, 180, 600)
 LEASE = dt.timedelta(minutes=2)
 ACTIVE_STATES = Enrolment.ACTIVE_STATES
 
@@ -425,14 +423,15 @@ def _finish_failed(enrolment: Enrolment, message: str, field_errors: dict | None
 
 def _schedule_retry(enrolment: Enrolment, message: str) -> None:
     attempts = Enrolment.objects.values_list("attempts", flat=True).get(pk=enrolment.pk)
-    if attempts > len(RETRY_DELAYS):
+    delays = django_settings.SMARTASSESSOR_RETRY_DELAYS
+    if attempts > len(delays):
         _finish_failed(
             enrolment,
             f"Smart Assessor could not be reached after {attempts} attempts ({message}). "
             "Press Retry when it is back.",
         )
         return
-    delay = RETRY_DELAYS[attempts - 1] * random.uniform(0.8, 1.2)
+    delay = delays[attempts - 1] * random.uniform(0.8, 1.2)
     with transaction.atomic():
         Enrolment.objects.filter(pk=enrolment.pk).update(
             state=Enrolment.State.RETRYING,
@@ -611,6 +610,31 @@ def _ensure_learner(
     except ValidationFailed as exc:
         raise _validation(exc, "learner") from exc
     return _store_learner_id(enrolment, created.smart_assessor_id)
+
+
+def enrolment_courses_add(*, client: SmartAssessorClient, enrolment: Enrolment) -> int:
+    """Enrol an enrolled learner on the qualifications SA offers that have no course enrolment
+    yet: added to the plan, or linked to a course, after enrolment (F20).
+
+    Assessors are taken from the existing links only; returns how many courses SA refused.
+    """
+    settings = IntegrationSettings.load()
+    learner = enrolment.learner
+    main_officer = (
+        Officer.objects.select_related("smartassessor_link").get(pk=learner.main_officer_id)
+        if learner.main_officer_id
+        else None
+    )
+    second = _second_assessor(learner, settings)
+    if second is not None and main_officer is not None and second.pk == main_officer.pk:
+        second = None
+    return _enrol_courses(
+        client,
+        enrolment,
+        enrolment.sa_learner_id,
+        primary_id=_link_id(main_officer, "assessor_id") if main_officer else None,
+        secondary_id=_link_id(second, "assessor_id") if second else None,
+    )
 
 
 def _enrol_courses(

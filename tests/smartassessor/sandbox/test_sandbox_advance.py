@@ -48,6 +48,24 @@ def test_courses_progress_with_the_timeline_and_get_a_new_modified_at(api, sandb
     assert moved["AssessedPercent"] <= moved["ProgressPercent"] <= moved["MappedPercent"]
 
 
+def test_a_course_completes_on_its_planned_end_date(api, sandbox):
+    ends = (today() + timedelta(days=10)).isoformat()
+    for _ in range(10):
+        learner = api.learner(StartDate=_days_ago(100))["SmartAssessorId"]
+        api.enrol(learner, StartDate=_days_ago(100), PlannedEndDate=ends)
+
+    sandbox.advance(9)
+    day_before = api.feed("/learner-courses")
+    sandbox.advance(1)
+    on_the_day = api.feed("/learner-courses")
+
+    assert "Completed" not in {course["Status"] for course in day_before}
+    completed = [course for course in on_the_day if course["Status"] == "Completed"]
+    assert completed
+    assert {course["ActualEndDate"] for course in completed} == {ends}
+    assert {course["Status"] for course in on_the_day} <= {"Completed", "Withdrawn"}
+
+
 def test_courses_end_completed_at_their_planned_end_or_withdrawn_before(api, sandbox):
     sandbox.seed(60, courses_per_learner=2, prefix="END")
 

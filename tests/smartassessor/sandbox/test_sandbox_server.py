@@ -29,6 +29,8 @@ def test_bulk_seed_creates_valid_learners_enrolled_on_active_courses(api, sandbo
 
     assert learners["TotalCount"] == 250
     assert enrolments["TotalCount"] == 750
+    stamps = [item["ModifiedAt"] for item in api.feed("/learners") + api.feed("/learner-courses")]
+    assert len(set(stamps)) == 1000
     assert {item["CourseSmartAssessorId"] for item in enrolments["Items"]} <= active
     assert api.get("/learners", MISLearnerId="BENCH000250").json()["TotalCount"] == 1
     writable = {
