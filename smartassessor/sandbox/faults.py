@@ -168,7 +168,8 @@ class Faults:
                 case "LatencyMs":
                     changes[name] = reader.number(name, value, 0, 60_000)
                 case "ErrorRate":
-                    changes[name] = reader.number(name, value, 0, 1, whole=False)
+                    rate = reader.number(name, value, 0, 1, whole=False)
+                    changes[name] = None if rate is None else float(rate)
                 case "ErrorStatus":
                     changes[name] = reader.number(name, value, 400, 599)
                 case "Rules":

@@ -8,6 +8,7 @@ ahead of their timeline, some fall behind, a few take a break in learning or wit
 
 import hashlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -162,6 +163,13 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _every_12_weeks(first: date, stop: date, horizon: datetime) -> Iterator[date]:
+    day = first
+    while day < stop and _at(day, 0) <= horizon:
+        yield day
+        day += REVIEW_EVERY
+
+
 def learner_sessions(
     learner: dict[str, Any], courses: list[dict[str, Any]], now: datetime
 ) -> list[dict[str, Any]]:
@@ -180,17 +188,11 @@ def learner_sessions(
     planned: list[tuple[str, str, datetime, int, int | None]] = [
         ("IND", "IND", _at(start, 10), 90, None)
     ]
-    number = 1
-    while (day := start + number * REVIEW_EVERY) < stop and _at(day, 0) <= horizon:
+    for number, day in enumerate(_every_12_weeks(start + REVIEW_EVERY, stop, horizon), 1):
         planned.append((f"PR/{number}", "PR", _at(day, 14), 60, None))
-        number += 1
-    number = 0
-    while (day := start + REVIEW_EVERY / 2 + number * REVIEW_EVERY) < stop and _at(
-        day, 0
-    ) <= horizon:
+    for number, day in enumerate(_every_12_weeks(start + REVIEW_EVERY / 2, stop, horizon)):
         course_id = courses[number % len(courses)]["CourseSmartAssessorId"]
         planned.append((f"AV/{number}", "AV", _at(day, 10, 30), 120, course_id))
-        number += 1
     for course, plan in zip(courses, plans, strict=True):
         gateway = plan.planned_end - timedelta(days=28)
         if plan.withdraw_on is None and gateway > start:

