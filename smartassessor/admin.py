@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from . import models
 from .audit import audit_record
+from .services import sync
 
 SECRET_HELP = "Write-only: the stored value is never shown. Leave blank to keep it."
 
@@ -21,6 +22,15 @@ class IntegrationSettingsForm(forms.ModelForm):
         strip=False,
         widget=forms.PasswordInput(render_value=False),
         help_text=SECRET_HELP,
+    )
+
+    sync_time = forms.TimeField(
+        label="daily synchronisation time",
+        required=False,
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+        help_text="UK time (Europe/London). This is the schedule of the periodic task "
+        f"“{sync.DAILY_TASK_NAME}”: changing one changes the other. Leave blank to keep the "
+        "task's schedule as it is.",
     )
 
     class Meta:
@@ -43,6 +53,16 @@ class IntegrationSettingsForm(forms.ModelForm):
             "read_timeout",
             "requests_per_second",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sync_time"].initial = sync.daily_sync_time_get()
+        if self.fields["sync_time"].initial is None:
+            self.fields[
+                "sync_time"
+            ].help_text += (
+                " The task's schedule is not a single daily time now: see Periodic tasks."
+            )
 
     def _keep_when_blank(self, name: str) -> str:
         return self.cleaned_data[name] or getattr(self.instance, name)
@@ -75,6 +95,7 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
                     "update_learner_gender",
                     "update_risk_from_smart_coach",
                     "safety_hold_percent",
+                    "sync_time",
                 ]
             },
         ),
@@ -106,10 +127,21 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         before = models.IntegrationSettings.objects.get(pk=obj.pk) if change else None
         super().save_model(request, obj, form, change)
+        sync_time = form.cleaned_data.get("sync_time")
+        if "sync_time" in form.changed_data and sync_time is not None:
+            old_time = sync.daily_sync_time_get()
+            sync.daily_sync_time_set(at=sync_time)
+            audit_record(
+                actor=request.user,
+                action="settings changed",
+                instance=obj,
+                changes={"sync_time": (old_time, sync_time)},
+            )
         changes = {
             name: (getattr(before, name, None), getattr(obj, name))
             for name in form.changed_data
-            if before is None or getattr(before, name) != getattr(obj, name)
+            if name != "sync_time"
+            and (before is None or getattr(before, name) != getattr(obj, name))
         }
         if changes:
             audit_record(
@@ -194,3 +226,37 @@ class EnrolmentAdmin(ReadOnlyAdmin):
 class ReviewTypeMappingAdmin(admin.ModelAdmin):
     list_display = ["event_type_code", "event_type_name", "review_type"]
     list_editable = ["review_type"]
+
+
+class SyncErrorInline(admin.TabularInline):
+    model = models.SyncError
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["learner", "subject", "message"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(models.SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "requested_at",
+        "trigger",
+        "state",
+        "learner",
+        "learners_seen",
+        "qualifications_updated",
+        "reviews_created",
+        "errors",
+    ]
+    list_filter = ["state", "trigger"]
+    search_fields = ["learner__ident", "learner__surname", "error"]
+    list_select_related = ["learner"]
+    date_hierarchy = "requested_at"
+    inlines = [SyncErrorInline]
+
+
+@admin.register(models.SyncWatermark)
+class SyncWatermarkAdmin(ReadOnlyAdmin):
+    list_display = ["feed", "modified_at", "sa_id", "run", "updated_at"]

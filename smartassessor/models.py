@@ -326,3 +326,215 @@ class ReviewLink(models.Model):
 
     def __str__(self) -> str:
         return f"Review {self.review_id} ← session {self.session_id}"
+
+
+class SyncRun(models.Model):
+    """One synchronisation (F13, F14, F21): a daily run over every learner in scope, or one
+    learner's Refresh with Smart Assessor. The row is stored before any call is made."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+        HELD = "held", "Held for approval"
+        DISCARDED = "discarded", "Discarded"
+        SKIPPED = "skipped", "Not run"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+    # Runs after which the watermark moves on (F22).
+    GOOD_STATES = (State.SUCCEEDED, State.PARTIAL)
+
+    class Trigger(models.TextChoices):
+        DAILY = "daily", "Daily"
+        MANUAL = "manual", "Started by hand"
+        LEARNER = "learner", "Refresh with Smart Assessor"
+
+    trigger = models.CharField(max_length=10, choices=Trigger)
+    state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
+    learner = models.ForeignKey(
+        Learner,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="smartassessor_sync_runs",
+        help_text="The learner refreshed; empty for a daily run.",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    learners_in_scope = models.PositiveIntegerField(default=0)
+    learners_seen = models.PositiveIntegerField(default=0)
+    qualifications_updated = models.PositiveIntegerField(default=0)
+    qualifications_enrolled = models.PositiveIntegerField(default=0)
+    reviews_created = models.PositiveIntegerField(default=0)
+    reviews_updated = models.PositiveIntegerField(default=0)
+    details_pushed = models.PositiveIntegerField(default=0)
+    details_pulled = models.PositiveIntegerField(default=0)
+    officers_updated = models.PositiveIntegerField(default=0)
+    risk_updated = models.PositiveIntegerField(default=0)
+    unmapped_event_types = models.PositiveIntegerField(
+        default=0, help_text="Sessions skipped because their event type has no mapping."
+    )
+    unmapped_codes = models.JSONField(default=list, blank=True)
+    errors = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the run failed or did not run.")
+    notes = models.JSONField(default=list, blank=True)
+    positions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The newest feed positions read, by feed: the next watermark if the run ends "
+        "well, or is held and then approved or discarded.",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    COUNTS = (
+        "learners_seen",
+        "qualifications_updated",
+        "qualifications_enrolled",
+        "reviews_created",
+        "reviews_updated",
+        "details_pushed",
+        "details_pulled",
+        "officers_updated",
+        "risk_updated",
+        "unmapped_event_types",
+        "errors",
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["trigger", "-requested_at"]),
+            models.Index(fields=["learner", "-requested_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync run {self.pk} ({self.get_trigger_display()}, {self.get_state_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def changed_anything(self) -> bool:
+        return any(
+            getattr(self, name) for name in self.COUNTS if name not in ("learners_seen", "errors")
+        )
+
+
+class SyncError(models.Model):
+    """A learner (or officer) the run skipped, with Smart Assessor's message (F22)."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="learner_errors")
+    learner = models.ForeignKey(
+        Learner, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=200, help_text="Who or what it is about.")
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.message[:80]}"
+
+
+class SyncChange(models.Model):
+    """One field a synchronisation changed, or would change (F21, F25).
+
+    Detail changes (F17, F18) are stored first with ``applied`` False and applied afterwards,
+    so a held run keeps exactly what it would change until an admin approves or discards it.
+    """
+
+    class Target(models.TextChoices):
+        QUALIFICATION = "qualification", "Qualification"
+        REVIEW = "review", "Review"
+        LEARNER = "learner", "Learner details"
+        OFFICER = "officer", "Officer details"
+        RISK = "risk", "Risk"
+
+    class Direction(models.TextChoices):
+        PULL = "pull", "Taken from Smart Assessor"
+        PUSH = "push", "Sent to Smart Assessor"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
+    learner = models.ForeignKey(
+        Learner,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="smartassessor_changes",
+    )
+    officer = models.ForeignKey(
+        Officer, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    target = models.CharField(max_length=15, choices=Target)
+    direction = models.CharField(max_length=4, choices=Direction, default=Direction.PULL)
+    record = models.CharField(max_length=300, help_text="Which record, in words.")
+    field = models.CharField(max_length=60)
+    attr = models.CharField(max_length=60, help_text="The MIS attribute, to apply the change.")
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    value = models.JSONField(null=True, blank=True, help_text="The MIS value to write or send.")
+    applied = models.BooleanField(default=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["learner", "-at"]),
+            models.Index(fields=["run", "applied"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record} {self.field}: {self.old_value} → {self.new_value}"
+
+
+class SyncRetry(models.Model):
+    """A learner that failed in a run: re-read one by one in the following runs (F22)."""
+
+    enrolment = models.OneToOneField(
+        Enrolment, on_delete=models.CASCADE, related_name="smartassessor_sync_retry"
+    )
+    first_failed_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=1)
+    last_error = models.TextField()
+
+    def __str__(self) -> str:
+        return f"Re-read {self.enrolment}"
+
+
+class SyncWatermark(models.Model):
+    """Where the next daily run reads each change feed from (F22)."""
+
+    feed = models.CharField(max_length=30, unique=True)
+    modified_at = models.DateTimeField()
+    sa_id = models.CharField(
+        max_length=36, blank=True, help_text="The last id read at that time; empty for the MIS."
+    )
+    run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.feed} from {self.modified_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SyncLock(models.Model):
+    """Keeps two daily runs from overlapping: claimed with a conditional UPDATE that must change
+    exactly one row, and given up when it expires, so a killed worker cannot hold it for ever.
+    Works the same on SQLite and PostgreSQL."""
+
+    name = models.CharField(max_length=30, primary_key=True)
+    run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Lock {self.name}"

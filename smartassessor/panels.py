@@ -3,15 +3,19 @@
 Nothing shows while the integration is switched off (F1).
 """
 
+from django.db.models import Prefetch
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from picsweb import roles
 
-from .models import Enrolment, OfficerLink, OrganisationLink
+from .models import Enrolment, OfficerLink, OrganisationLink, SyncChange, SyncRun
 from .permissions import integration_enabled
 
 ACTIVE_STATES = Enrolment.ACTIVE_STATES
+SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
+# The latest refresh shows what it changed, up to this many fields; the history has the rest.
+REFRESH_CHANGES_SHOWN = 20
 
 
 def officer_panel(request, officer) -> str:
@@ -61,10 +65,26 @@ def _learner_block_context(request, learner) -> dict:
         .prefetch_related("courses__learner_qualification__qualification")
         .first()
     )
+    synced = enrolment is not None and enrolment.state in SYNCED_STATES
+    refresh = None
+    if synced:
+        changes = SyncChange.objects.filter(applied=True).order_by("id")
+        refresh = (
+            SyncRun.objects.filter(learner=learner, trigger=SyncRun.Trigger.LEARNER)
+            .select_related("requested_by")
+            .prefetch_related(Prefetch("changes", changes), "learner_errors")
+            .first()
+        )
+    refresh_changes = list(refresh.changes.all()) if refresh else []
+    in_progress = enrolment is not None and enrolment.state in ACTIVE_STATES
     return {
         "learner": learner,
         "enrolment": enrolment,
-        "in_progress": enrolment is not None and enrolment.state in ACTIVE_STATES,
+        "in_progress": in_progress or (refresh is not None and refresh.is_active),
+        "synced": synced,
+        "refresh": refresh,
+        "refresh_changes": refresh_changes[:REFRESH_CHANGES_SHOWN],
+        "refresh_changes_more": max(0, len(refresh_changes) - REFRESH_CHANGES_SHOWN),
         "can_enrol": request.user.has_perm(roles.ENROL),
         "can_set_id": request.user.has_perm(roles.SET_LEARNER_SA_ID),
     }

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from .models import LinkRefresh
-from .services import enrolment, links
+from .models import LinkRefresh, SyncRun
+from .services import enrolment, links, sync
 
 LINK_REFRESH_TRIES = 5
 
@@ -30,3 +30,41 @@ def enrol_learner(enrolment_id: int) -> None:
 def sweep_enrolments() -> int:
     """Re-queue enrolments whose task was lost (a restart, a killed worker)."""
     return enrolment.enrolments_sweep()
+
+
+# A daily run may read every feed from the start after a long outage: give it time, well
+# under the broker's visibility timeout.
+SYNC_SOFT_TIME_LIMIT = 2700
+SYNC_TIME_LIMIT = 3000
+
+
+@shared_task(acks_late=True, soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT)
+def sync_daily() -> int:
+    """The daily synchronisation (F13), started by its periodic task."""
+    return sync.sync_run_daily(trigger=SyncRun.Trigger.DAILY).pk
+
+
+@shared_task(acks_late=True)
+def refresh_learner(run_id: int) -> None:
+    sync.learner_refresh_run(run_id=run_id)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=30,
+    soft_time_limit=SYNC_SOFT_TIME_LIMIT,
+    time_limit=SYNC_TIME_LIMIT,
+)
+def apply_held_run(self, run_id: int) -> None:
+    try:
+        sync.sync_run_apply_held(run_id=run_id)
+    except sync.SyncBusy as exc:
+        # The daily run holds the lock: apply once it has finished.
+        raise self.retry(countdown=60) from exc
+
+
+@shared_task(acks_late=True)
+def sweep_sync_runs() -> int:
+    """Re-queue refreshes whose task was lost; close runs whose worker died."""
+    return sync.sync_runs_sweep()

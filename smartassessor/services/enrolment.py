@@ -147,7 +147,6 @@ def enrolment_preview(*, learner: Learner) -> Preview:
         .get(pk=learner.pk)
     )
     edit_url = reverse("learners:learner_edit", args=[learner.ident])
-    plan_url = learner.get_absolute_url()
     problems: list[Problem] = []
     warnings: list[str] = []
 
@@ -226,10 +225,6 @@ def enrolment_preview(*, learner: Learner) -> Preview:
             )
 
     current = Enrolment.objects.filter(learner=learner, is_current=True).first()
-    if current is not None:
-        problems.append(
-            Problem("The learner is already in Smart Assessor or being enrolled.", plan_url)
-        )
     return Preview(
         learner, qualifications, tuple(parties), tuple(problems), tuple(warnings), current
     )
@@ -301,11 +296,10 @@ def enrolment_retry(*, enrolment: Enrolment, actor) -> Enrolment:
     if not enrolment.is_current:
         raise ApplicationError("This enrolment has ended; start a new one from the Delivery Plan.")
     preview = enrolment_preview(learner=enrolment.learner)
-    problems = [
-        p.message for p in preview.problems if p.fix_url != enrolment.learner.get_absolute_url()
-    ]
-    if problems:
-        raise ApplicationError("Fix these first: " + " ".join(problems))
+    if preview.problems:
+        raise ApplicationError(
+            "Fix these first: " + " ".join(problem.message for problem in preview.problems)
+        )
     with transaction.atomic():
         updated = Enrolment.objects.filter(
             pk=enrolment.pk, state__in=[Enrolment.State.FAILED, Enrolment.State.PROBLEMS]

@@ -273,3 +273,13 @@ def test_the_cli_exits_non_zero_when_one_cannot_enrol(sa_sandbox, capsys):
     errors = capsys.readouterr().err
     assert "NOSUCH: no such learner" in errors
     assert "PW009401: Smart Assessor would refuse this learner" in errors
+
+
+def test_the_preview_of_an_enrolled_learner_cannot_be_confirmed(
+    staff_client, enrollable, staff_user
+):
+    _enrol_now(enrollable, staff_user)
+    page = staff_client.get(reverse("smartassessor:enrol_preview", args=[enrollable.ident]))
+    text = page.content.decode()
+    assert "is already in Smart Assessor" in text
+    assert 'disabled aria-disabled="true">Create in Smart Assessor' in text

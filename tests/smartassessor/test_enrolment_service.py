@@ -299,3 +299,28 @@ def test_preview_blocks_a_learner_without_email_and_warns_without_placement(sa_s
     assert "None of the learner's qualifications is available" in messages
     assert any("no current placement" in w for w in preview.warnings)
     assert any("no main officer" in w for w in preview.warnings)
+
+
+def test_an_enrolment_left_by_a_killed_worker_is_swept_and_finished(sa_http, learner, staff_user):
+    OrganisationLink.objects.create(
+        organisation=learner.placements.get().organisation, employer_id=12
+    )
+    OfficerLink.objects.create(officer=learner.main_officer, assessor_id=31)
+    enrolment = _request(learner, staff_user)
+    # A worker claimed it and died: the row says Enrolling, under a lease still running.
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        state=Enrolment.State.ENROLLING, attempts=1, lease_until=timezone.now() + dt.timedelta(1)
+    )
+    assert service.enrolment_run(enrolment_id=enrolment.pk) is None, "the lease protects it"
+    assert enrolment.pk not in service.enrolments_due()
+
+    Enrolment.objects.filter(pk=enrolment.pk).update(lease_until=timezone.now())
+    assert enrolment.pk in service.enrolments_due()
+    sa_http.get(wire.API + "/learners", json=wire.page([], page_size=1))
+    _mock_happy_learner(sa_http)
+
+    finished = service.enrolment_run(enrolment_id=enrolment.pk)
+
+    assert finished.state == Enrolment.State.ENROLLED
+    assert finished.attempts == 2
+    assert len(_calls(sa_http, "POST", "/learners")) == 1

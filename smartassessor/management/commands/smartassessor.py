@@ -19,9 +19,9 @@ from picsweb.errors import ApplicationError
 from smartassessor.audit import audit_record
 from smartassessor.connection import connection_check
 from smartassessor.fields import UnreadableSecret
-from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh
+from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, SyncRun
 from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME
-from smartassessor.services import enrolment, links
+from smartassessor.services import enrolment, links, sync
 
 
 class Subcommand:
@@ -230,7 +230,52 @@ class Demo(Subcommand):
         )
 
 
-SUBCOMMANDS: tuple[Subcommand, ...] = (Configure(), Check(), RefreshLinks(), Enrol(), Demo())
+class Sync(Subcommand):
+    name = "sync"
+    help = (
+        "Run a daily synchronisation now, in the foreground, and print its counts; with "
+        "--learner, refresh that one learner and print what changed."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--learner", metavar="IDENT", help="refresh only this learner")
+
+    def handle(self, command: BaseCommand, options: dict) -> None:
+        if options["learner"]:
+            learner = Learner.objects.filter(ident=options["learner"]).first()
+            if learner is None:
+                raise CommandError(f"No learner has the Learner Ident {options['learner']}.")
+            try:
+                run = sync.learner_refresh_now(learner=learner)
+            except ApplicationError as exc:
+                raise CommandError(exc.message) from exc
+        else:
+            run = sync.sync_run_daily(trigger=SyncRun.Trigger.MANUAL)
+        command.stdout.write(f"Sync run {run.pk}: {run.get_state_display()}")
+        for name in ("learners_in_scope", *SyncRun.COUNTS):
+            label = SyncRun._meta.get_field(name).verbose_name
+            command.stdout.write(f"  {label}: {getattr(run, name)}")
+        if run.unmapped_codes:
+            command.stdout.write(f"  event types with no mapping: {', '.join(run.unmapped_codes)}")
+        for note in run.notes:
+            command.stdout.write(f"  {note}")
+        if run.trigger == SyncRun.Trigger.LEARNER:
+            for change in run.changes.order_by("id"):
+                command.stdout.write(f"  {change}")
+        for error in run.learner_errors.all():
+            command.stderr.write(f"  {error.subject}: {error.message}")
+        if run.state in (SyncRun.State.FAILED, SyncRun.State.SKIPPED):
+            raise CommandError(run.error)
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Configure(),
+    Check(),
+    RefreshLinks(),
+    Enrol(),
+    Sync(),
+    Demo(),
+)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1292 @@
+"""Synchronisation (F13–F22, F25): the daily run and Refresh with Smart Assessor.
+
+Both do the same per-learner work through the same handlers, which take a batch of Smart
+Assessor records and write the differences in bulk:
+
+- progression (F15) from learner courses, reviews (F16) from sessions, risk (F19) from Smart
+  Coach scores, learner details (F17) from learners, officer details (F18) from assessors,
+  and qualifications added to the plan later (F20);
+- the daily run reads the change feeds by keyset from the last good watermark, one page at a
+  time, maps a page's SA ids to local rows with one query, and writes with bulk updates; a
+  learner's refresh reads that learner's records instead;
+- detail changes are stored first (``SyncChange`` with ``applied`` False) and applied after
+  every feed has been read, so a daily run that would change too many learners' details stops
+  as held before writing any of them (F25);
+- a learner whose data Smart Assessor refuses or sends malformed is logged and skipped (the run
+  ends partial, and the learner is re-read one by one in the next runs); an outage fails the
+  run and leaves the watermark where it was, so the next run catches up (F22).
+"""
+
+import dataclasses
+import datetime as dt
+import decimal
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import formats, timezone
+
+from learners.models import (
+    Learner,
+    LearnerQualification,
+    LearnerStatus,
+    Officer,
+    Review,
+    ReviewType,
+)
+from picsweb.errors import ApplicationError
+
+from .. import mapping
+from ..client import (
+    AssessorInput,
+    Forbidden,
+    LearnerChanges,
+    NotFound,
+    SmartAssessorClient,
+    SmartAssessorError,
+    ValidationFailed,
+)
+from ..client import types as sa
+from ..connection import client_from_settings
+from ..models import (
+    CourseEnrolment,
+    DemographicsMode,
+    Enrolment,
+    IntegrationSettings,
+    OfficerLink,
+    ReviewLink,
+    ReviewTypeMapping,
+    SyncChange,
+    SyncError,
+    SyncLock,
+    SyncRetry,
+    SyncRun,
+    SyncWatermark,
+)
+from . import enrolment as enrolment_service
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+WRITE_BATCH = 500
+LOCK_NAME = "daily"
+LOCK_TTL = dt.timedelta(minutes=10)
+# The scope of the daily run: in learning, on a break, or ended less than this long ago.
+ENDED_WITHIN = dt.timedelta(days=31)
+SCOPE_STATUSES = (LearnerStatus.IN_LEARNING, LearnerStatus.BREAK_IN_LEARNING)
+SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
+# Learner refreshes still queued after this long lost their task; running ones this long died.
+REQUEUE_AFTER = dt.timedelta(minutes=1)
+STALE_AFTER = dt.timedelta(minutes=30)
+
+FEED_LEARNERS = "learners"
+FEED_COURSES = "learner_courses"
+FEED_SESSIONS = "sessions"
+FEED_SMART_COACH = "smart_coach"
+MIS_LEARNERS = "mis_learners"
+
+
+class _Malformed(Exception):
+    """Smart Assessor sent a value the MIS cannot take."""
+
+
+class _LockLost(Exception):
+    pass
+
+
+class SyncBusy(ApplicationError):
+    """The daily lock is held by another run."""
+
+
+# --- Scope ------------------------------------------------------------------------------------
+
+
+def sync_scope(*, today: dt.date | None = None) -> models.QuerySet[Enrolment]:
+    """The current enrolments the daily run covers (F13)."""
+    today = today or timezone.localdate()
+    return Enrolment.objects.filter(
+        is_current=True, state__in=SYNCED_STATES, sa_learner_id__gt=""
+    ).filter(
+        Q(learner__status__in=SCOPE_STATUSES) | Q(learner__actual_end_date__gt=today - ENDED_WITHIN)
+    )
+
+
+# --- Values -----------------------------------------------------------------------------------
+
+
+def _display(record: models.Model, attr: str, value: Any) -> str:
+    """A value as a person reads it: choice labels, UK dates, names of related records."""
+    if value is None or value == "":
+        return ""
+    field = record._meta.get_field(attr)
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, dt.datetime):
+        return formats.date_format(timezone.localtime(value), "j M Y H:i")
+    if isinstance(value, dt.date):
+        return formats.date_format(value, "j M Y")
+    if isinstance(value, decimal.Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _checked(record: models.Model, attr: str, value: Any) -> Any:
+    """The value as the MIS field holds it, or ``_Malformed`` when the field would refuse it."""
+    field = record._meta.get_field(attr)
+    if field.is_relation:
+        return value
+    try:
+        return field.clean(value, record)
+    except ValidationError as exc:
+        raise _Malformed(f"{field.verbose_name} {value!r}: {' '.join(exc.messages)}") from None
+
+
+def _from_sa(sync_field: mapping.SyncField, item: Any, record: models.Model) -> Any:
+    raw = getattr(item, sync_field.sa_attr)
+    try:
+        value = sync_field.from_sa(raw)
+    except (KeyError, ValueError, TypeError, decimal.InvalidOperation):
+        raise _Malformed(f"{sync_field.sa_field} {raw!r} is not a value the MIS knows") from None
+    return _checked(record, sync_field.mis_attr, value)
+
+
+@dataclasses.dataclass
+class _Diff:
+    """Fields of one local record to change, and the history rows that say so."""
+
+    record: models.Model
+    changes: list[SyncChange]
+
+
+# --- The work of one run --------------------------------------------------------------------
+
+
+class _Work:
+    """What one run knows while it works: settings, lookups, counts and failed learners."""
+
+    def __init__(
+        self,
+        run: SyncRun,
+        *,
+        client: SmartAssessorClient | None,
+        scope: models.QuerySet[Enrolment],
+    ):
+        self.run = run
+        self.client = client
+        self.scope = scope
+        self.settings = IntegrationSettings.load()
+        self.counts: Counter[str] = Counter()
+        self.seen: set[int] = set()
+        self.failed: dict[int, str] = {}
+        self.unmapped: set[str] = set()
+        self.notes: list[str] = []
+        self.review_types = {
+            row.event_type_code: row.review_type_id for row in ReviewTypeMapping.objects.all()
+        }
+        self.review_type_names = dict(ReviewType.objects.values_list("pk", "name"))
+
+    # Lookups, one query per batch
+
+    def enrolments_for(self, sa_learner_ids: Iterable[str]) -> dict[str, Enrolment]:
+        ids = set(sa_learner_ids)
+        if not ids:
+            return {}
+        rows = self.scope.filter(sa_learner_id__in=ids).select_related("learner")
+        return {row.sa_learner_id: row for row in rows}
+
+    def usable(self, enrolment: Enrolment | None) -> bool:
+        """True for a learner in scope that has not failed in this run."""
+        if enrolment is None or enrolment.pk in self.failed:
+            return False
+        self.seen.add(enrolment.learner_id)
+        return True
+
+    def fail(self, enrolment: Enrolment, message: str) -> None:
+        learner = enrolment.learner
+        logger.info("Sync run %s skipped %s: %s", self.run.pk, learner.ident, message)
+        self.failed[enrolment.pk] = message
+        SyncError.objects.create(
+            run=self.run, learner=learner, subject=str(learner)[:200], message=message
+        )
+
+    def fail_officer(self, officer: Officer, message: str) -> None:
+        logger.info("Sync run %s skipped officer %s: %s", self.run.pk, officer.pk, message)
+        self.counts["officer_errors"] += 1
+        SyncError.objects.create(run=self.run, subject=f"Officer {officer}"[:200], message=message)
+
+    def change(self, instance: models.Model, attr: str, old: Any, new: Any, **kwargs) -> SyncChange:
+        field = instance._meta.get_field(attr)
+        return SyncChange(
+            run=self.run,
+            field=str(field.verbose_name).capitalize(),
+            attr=attr,
+            old_value=_display(instance, attr, old),
+            new_value=_display(instance, attr, new),
+            **kwargs,
+        )
+
+    def save_counts(self) -> None:
+        fields = {name: self.counts[name] for name in SyncRun.COUNTS if name != "learners_seen"}
+        fields["errors"] = len(self.failed) + self.counts["officer_errors"]
+        fields["learners_seen"] = len(self.seen)
+        fields["unmapped_codes"] = sorted(self.unmapped)
+        fields["notes"] = self.notes
+        SyncRun.objects.filter(pk=self.run.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+
+
+# --- Progression (F15) ---------------------------------------------------------------------
+
+
+def _adopt_courses(
+    work: _Work, items: list[sa.LearnerCourse], enrolments: dict[str, Enrolment]
+) -> dict[str, CourseEnrolment]:
+    """Course enrolments SA has that the MIS did not record (a learner linked by hand, F12):
+    matched to the plan entry with the same course, and recorded."""
+    by_learner = {enrolments[i.learner_smart_assessor_id].learner_id: None for i in items}
+    plan = LearnerQualification.objects.filter(
+        learner_id__in=by_learner,
+        qualification__smartassessor_link__course_id__in={
+            i.course_smart_assessor_id for i in items
+        },
+    ).select_related("qualification__smartassessor_link")
+    entries = {(lq.learner_id, lq.qualification.smartassessor_link.course_id): lq for lq in plan}
+    existing = {
+        (row.enrolment_id, row.learner_qualification_id): row
+        for row in CourseEnrolment.objects.filter(
+            enrolment__in=[e.pk for e in enrolments.values()], learner_qualification__in=plan
+        )
+    }
+    adopted, new, updated = {}, [], []
+    for item in items:
+        enrolment = enrolments[item.learner_smart_assessor_id]
+        lq = entries.get((enrolment.learner_id, item.course_smart_assessor_id))
+        if lq is None:
+            continue
+        row = existing.get((enrolment.pk, lq.pk))
+        if row is not None and row.sa_learner_course_id:
+            continue
+        if row is None:
+            row = CourseEnrolment(enrolment=enrolment, learner_qualification=lq)
+            new.append(row)
+        else:
+            updated.append(row)
+        row.state = CourseEnrolment.State.ENROLLED
+        row.sa_learner_course_id = item.smart_assessor_id
+        row.error = ""
+        row.learner_qualification = lq
+        adopted[item.smart_assessor_id] = row
+    CourseEnrolment.objects.bulk_create(new, batch_size=WRITE_BATCH)
+    CourseEnrolment.objects.bulk_update(
+        updated, ["state", "sa_learner_course_id", "error"], batch_size=WRITE_BATCH
+    )
+    return adopted
+
+
+def _progress(work: _Work, items: list[sa.LearnerCourse]) -> None:
+    enrolments = work.enrolments_for(i.learner_smart_assessor_id for i in items)
+    items = [i for i in items if i.learner_smart_assessor_id in enrolments]
+    if not items:
+        return
+    courses = {
+        row.sa_learner_course_id: row
+        for row in CourseEnrolment.objects.filter(
+            sa_learner_course_id__in=[i.smart_assessor_id for i in items],
+            enrolment__in=[e.pk for e in enrolments.values()],
+        ).select_related("learner_qualification__qualification")
+    }
+    unknown = [i for i in items if i.smart_assessor_id not in courses]
+    if unknown:
+        courses |= _adopt_courses(work, unknown, enrolments)
+    changed, history = [], []
+    for item in items:
+        enrolment = enrolments[item.learner_smart_assessor_id]
+        course = courses.get(item.smart_assessor_id)
+        if course is None or not work.usable(enrolment):
+            continue
+        lq = course.learner_qualification
+        try:
+            values = {f.mis_attr: _from_sa(f, item, lq) for f in mapping.PROGRESS_FIELDS}
+        except _Malformed as exc:
+            work.fail(enrolment, f"{lq.qualification.reference}: Smart Assessor sent {exc}.")
+            continue
+        record = f"{lq.qualification.reference} {lq.qualification.title}"
+        rows = [
+            work.change(
+                lq,
+                attr,
+                getattr(lq, attr),
+                value,
+                learner_id=enrolment.learner_id,
+                target=SyncChange.Target.QUALIFICATION,
+                record=record[:300],
+            )
+            for attr, value in values.items()
+            if getattr(lq, attr) != value
+        ]
+        if rows:
+            for attr, value in values.items():
+                setattr(lq, attr, value)
+            changed.append(lq)
+            history += rows
+    LearnerQualification.objects.bulk_update(
+        changed, [f.mis_attr for f in mapping.PROGRESS_FIELDS], batch_size=WRITE_BATCH
+    )
+    SyncChange.objects.bulk_create(history, batch_size=WRITE_BATCH)
+    work.counts["qualifications_updated"] += len(changed)
+
+
+# --- Reviews (F16) --------------------------------------------------------------------------
+
+
+def _review_values(work: _Work, item: sa.Session, review: Review, officers: dict) -> dict:
+    values = {}
+    for sync_field in mapping.REVIEW_FIELDS:
+        if sync_field.mis_attr == "review_type":
+            values["review_type_id"] = work.review_types[item.event_type]
+        elif sync_field.mis_attr == "reviewer":
+            values["reviewer_id"] = officers.get(item.assessor_smart_assessor_id)
+        else:
+            values[sync_field.mis_attr] = _from_sa(sync_field, item, review)
+    return values
+
+
+def _review_label(work: _Work, review: Review) -> str:
+    kind = work.review_type_names.get(review.review_type_id, "Review")
+    return f"{kind}, {_display(review, 'proposed_at', review.proposed_at)}"
+
+
+def _reviews(work: _Work, items: list[sa.Session]) -> None:
+    enrolments = work.enrolments_for(i.learner_smart_assessor_id for i in items)
+    items = [i for i in items if i.learner_smart_assessor_id in enrolments]
+    if not items:
+        return
+    linked = {
+        link.session_id: link.review
+        for link in ReviewLink.objects.filter(
+            session_id__in=[i.smart_assessor_id for i in items]
+        ).select_related("review")
+    }
+    officer_rows = OfficerLink.objects.filter(
+        assessor_id__in={i.assessor_smart_assessor_id for i in items} - {None}
+    ).values_list("assessor_id", "officer_id", "officer__forenames", "officer__surname")
+    officers = {assessor_id: officer_id for assessor_id, officer_id, *_ in officer_rows}
+    names = {
+        ("reviewer", officer_id): f"{forenames} {surname}"
+        for _, officer_id, forenames, surname in officer_rows
+    } | {("review_type", pk): name for pk, name in work.review_type_names.items()}
+    created, created_sessions, updated, history = [], [], [], []
+    for item in items:
+        enrolment = enrolments[item.learner_smart_assessor_id]
+        if not work.usable(enrolment):
+            continue
+        if item.event_type not in work.review_types:
+            work.unmapped.add(item.event_type)
+            work.counts["unmapped_event_types"] += 1
+            continue
+        if work.review_types[item.event_type] is None:
+            continue  # mapped to "ignore" on purpose
+        review = linked.get(item.smart_assessor_id) or Review(learner_id=enrolment.learner_id)
+        try:
+            values = _review_values(work, item, review, officers)
+        except _Malformed as exc:
+            work.fail(enrolment, f"Session {item.smart_assessor_id}: Smart Assessor sent {exc}.")
+            continue
+        if review.pk is None:
+            for attr, value in values.items():
+                setattr(review, attr, value)
+            created.append(review)
+            created_sessions.append(item.smart_assessor_id)
+            continue
+        rows = []
+        for attr, value in values.items():
+            old = getattr(review, attr)
+            if old == value:
+                continue
+            name = attr.removesuffix("_id")
+            row = work.change(
+                review,
+                name,
+                old,
+                value,
+                learner_id=enrolment.learner_id,
+                target=SyncChange.Target.REVIEW,
+                record=_review_label(work, review),
+            )
+            if name != attr:
+                # A related record: its name, not its id (a reviewer not linked here: blank).
+                row.old_value = names.get((name, old), "")
+                row.new_value = names.get((name, value), "")
+            rows.append(row)
+        if rows:
+            for attr, value in values.items():
+                setattr(review, attr, value)
+            updated.append(review)
+            history += rows
+    Review.objects.bulk_create(created, batch_size=WRITE_BATCH)
+    ReviewLink.objects.bulk_create(
+        [
+            ReviewLink(review=review, session_id=session_id)
+            for review, session_id in zip(created, created_sessions, strict=True)
+        ],
+        batch_size=WRITE_BATCH,
+    )
+    Review.objects.bulk_update(
+        updated,
+        ["review_type", "proposed_at", "actual_at", "reviewer", "attendance", "notes"],
+        batch_size=WRITE_BATCH,
+    )
+    history += [
+        SyncChange(
+            run=work.run,
+            learner_id=review.learner_id,
+            target=SyncChange.Target.REVIEW,
+            record=_review_label(work, review),
+            field="Review",
+            attr="review",
+            new_value="Created from Smart Assessor",
+        )
+        for review in created
+    ]
+    SyncChange.objects.bulk_create(history, batch_size=WRITE_BATCH)
+    work.counts["reviews_created"] += len(created)
+    work.counts["reviews_updated"] += len(updated)
+
+
+# --- Risk (F19) -----------------------------------------------------------------------------
+
+
+def _risk(work: _Work, items: list[sa.SmartCoachScore]) -> None:
+    enrolments = work.enrolments_for(i.learner_smart_assessor_id for i in items)
+    (risk_field,) = mapping.RISK_FIELDS
+    changed, history = [], []
+    for item in items:
+        enrolment = enrolments.get(item.learner_smart_assessor_id)
+        if not work.usable(enrolment):
+            continue
+        learner = enrolment.learner
+        band = risk_field.from_sa(item.band)
+        if band is None:
+            work.fail(enrolment, f"Smart Coach sent the band {item.band!r}, which is not known.")
+            continue
+        if band != learner.risk_band:
+            history.append(
+                work.change(
+                    learner,
+                    "risk_band",
+                    learner.risk_band,
+                    band,
+                    learner=learner,
+                    target=SyncChange.Target.RISK,
+                    record="Risk",
+                )
+            )
+            learner.risk_band = band
+            changed.append(learner)
+    Learner.objects.bulk_update(changed, ["risk_band"], batch_size=WRITE_BATCH)
+    SyncChange.objects.bulk_create(history, batch_size=WRITE_BATCH)
+    work.counts["risk_updated"] += len(changed)
+
+
+# --- Learner and officer details (F17, F18): planned first, applied after -------------------
+
+
+def _detail_fields(
+    fields: tuple[mapping.SyncField, ...], mode: str, *, gender: bool
+) -> list[mapping.SyncField]:
+    if mode == DemographicsMode.NONE:
+        return []
+    return [
+        f
+        for f in fields
+        if (gender or f.setting != mapping.GENDER_SETTING)
+        and (f.direction != mapping.TO_SA or mode == DemographicsMode.PUSH)
+    ]
+
+
+def _plan_details(
+    work: _Work,
+    instance: models.Model,
+    remote: Any,
+    fields: list[mapping.SyncField],
+    mode: str,
+    **change_kwargs,
+) -> list[SyncChange]:
+    """The detail changes that make MIS and SA agree, in the mode's direction (not applied)."""
+    rows = []
+    for sync_field in fields:
+        mis_value = getattr(instance, sync_field.mis_attr)
+        sa_value = getattr(remote, sync_field.sa_attr)
+        if mode == DemographicsMode.PUSH:
+            if sync_field.to_sa(mis_value) == sa_value:
+                continue
+            row = work.change(instance, sync_field.mis_attr, None, mis_value, **change_kwargs)
+            row.direction = SyncChange.Direction.PUSH
+            row.old_value = "" if sa_value is None else str(sa_value)
+            row.value = _json(mis_value)
+        else:
+            value = _from_sa(sync_field, remote, instance)
+            if value == mis_value:
+                continue
+            row = work.change(instance, sync_field.mis_attr, mis_value, value, **change_kwargs)
+            row.direction = SyncChange.Direction.PULL
+            row.value = _json(value)
+        row.applied = False
+        rows.append(row)
+    return rows
+
+
+def _plan_learner_details(work: _Work, pairs: list[tuple[Enrolment, sa.Learner]]) -> set[int]:
+    """Plans the learners' detail changes; returns the ids of the learners compared."""
+    settings = work.settings
+    mode = settings.learner_demographics_mode
+    fields = _detail_fields(
+        mapping.LEARNER_DETAIL_FIELDS, mode, gender=settings.update_learner_gender
+    )
+    compared, planned = set(), []
+    for enrolment, remote in pairs:
+        if not fields or not work.usable(enrolment):
+            continue
+        learner = enrolment.learner
+        compared.add(learner.pk)
+        try:
+            planned += _plan_details(
+                work,
+                learner,
+                remote,
+                fields,
+                mode,
+                learner=learner,
+                target=SyncChange.Target.LEARNER,
+                record="Learner details",
+            )
+        except _Malformed as exc:
+            work.fail(enrolment, f"Smart Assessor sent {exc}.")
+    SyncChange.objects.bulk_create(planned, batch_size=WRITE_BATCH)
+    return compared
+
+
+def _plan_officer_details(work: _Work, links: Iterable[OfficerLink]) -> None:
+    settings = work.settings
+    mode = settings.officer_demographics_mode
+    fields = _detail_fields(mapping.OFFICER_DETAIL_FIELDS, mode, gender=False)
+    if not fields:
+        return
+    planned = []
+    for link in links:
+        officer = link.officer
+        try:
+            remote = work.client.assessor_get(assessor_id=link.assessor_id)
+            planned += _plan_details(
+                work,
+                officer,
+                remote,
+                fields,
+                mode,
+                officer=officer,
+                target=SyncChange.Target.OFFICER,
+                record=f"Officer {officer}"[:300],
+            )
+        except NotFound:
+            work.fail_officer(
+                officer, f"Smart Assessor has no assessor {link.assessor_id}: check the link."
+            )
+        except _Malformed as exc:
+            work.fail_officer(officer, f"Smart Assessor sent {exc}.")
+    SyncChange.objects.bulk_create(planned, batch_size=WRITE_BATCH)
+
+
+def _field_value(model: type[models.Model], attr: str, value: Any) -> Any:
+    return model._meta.get_field(attr).to_python(value)
+
+
+def _planned(run: SyncRun, target: str) -> Iterator[tuple[int, list[SyncChange]]]:
+    """The run's unapplied changes of one target, grouped by record, a batch at a time."""
+    key = "learner_id" if target == SyncChange.Target.LEARNER else "officer_id"
+    rows = (
+        SyncChange.objects.filter(run=run, applied=False, target=target)
+        .order_by(key, "id")
+        .iterator(chunk_size=WRITE_BATCH)
+    )
+    current, group = None, []
+    for row in rows:
+        if getattr(row, key) != current and group:
+            yield current, group
+            group = []
+        current = getattr(row, key)
+        group.append(row)
+    if group:
+        yield current, group
+
+
+def _batched(groups: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for group in groups:
+        batch.append(group)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _mark_applied(rows: list[SyncChange]) -> None:
+    SyncChange.objects.filter(pk__in=[row.pk for row in rows]).update(
+        applied=True, at=timezone.now()
+    )
+
+
+def _apply_learner_details(work: _Work) -> None:
+    fields = {f.mis_attr: f for f in mapping.LEARNER_DETAIL_FIELDS}
+    for batch in _batched(_planned(work.run, SyncChange.Target.LEARNER), WRITE_BATCH):
+        enrolments = {
+            e.learner_id: e
+            for e in Enrolment.objects.filter(
+                learner_id__in=[learner_id for learner_id, _ in batch], is_current=True
+            ).select_related("learner")
+        }
+        pulled, applied, attrs = [], [], set()
+        for learner_id, rows in batch:
+            enrolment = enrolments.get(learner_id)
+            if enrolment is None or enrolment.pk in work.failed:
+                continue
+            learner = enrolment.learner
+            pull = [r for r in rows if r.direction == SyncChange.Direction.PULL]
+            push = [r for r in rows if r.direction == SyncChange.Direction.PUSH]
+            for row in pull:
+                setattr(learner, row.attr, _field_value(Learner, row.attr, row.value))
+                attrs.add(row.attr)
+            if pull:
+                pulled.append(learner)
+                applied += pull
+            if push:
+                changes = LearnerChanges(
+                    **{
+                        fields[r.attr].sa_attr: fields[r.attr].to_sa(
+                            _field_value(Learner, r.attr, r.value)
+                        )
+                        for r in push
+                    }
+                )
+                try:
+                    work.client.learner_update(learner_id=enrolment.sa_learner_id, changes=changes)
+                except (ValidationFailed, NotFound) as exc:
+                    work.fail(enrolment, _refusal(exc, "the learner's details"))
+                    continue
+                work.counts["details_pushed"] += 1
+                _mark_applied(push)
+        if pulled:
+            Learner.objects.bulk_update(pulled, sorted(attrs), batch_size=WRITE_BATCH)
+        _mark_applied(applied)
+        work.counts["details_pulled"] += len(pulled)
+
+
+def _apply_officer_details(work: _Work) -> None:
+    for officer_id, rows in _planned(work.run, SyncChange.Target.OFFICER):
+        officer = Officer.objects.select_related("smartassessor_link").get(pk=officer_id)
+        pull = [r for r in rows if r.direction == SyncChange.Direction.PULL]
+        push = [r for r in rows if r.direction == SyncChange.Direction.PUSH]
+        for row in pull:
+            setattr(officer, row.attr, _field_value(Officer, row.attr, row.value))
+        if pull:
+            officer.save(update_fields=[r.attr for r in pull])
+        if push:
+            link = officer.smartassessor_link
+            try:
+                remote = work.client.assessor_get(assessor_id=link.assessor_id)
+                body = {
+                    f.sa_attr: f.to_sa(getattr(officer, f.mis_attr))
+                    for f in mapping.OFFICER_DETAIL_FIELDS
+                }
+                work.client.assessor_update(
+                    assessor_id=link.assessor_id,
+                    assessor=AssessorInput(
+                        mis_assessor_id=remote.mis_assessor_id or str(officer.pk), **body
+                    ),
+                )
+            except (ValidationFailed, NotFound) as exc:
+                work.fail_officer(officer, _refusal(exc, "the officer's details"))
+                continue
+        _mark_applied(rows)
+        work.counts["officers_updated"] += 1
+
+
+def _apply_details(work: _Work) -> None:
+    _apply_learner_details(work)
+    _apply_officer_details(work)
+
+
+def _refusal(exc: SmartAssessorError, what: str) -> str:
+    return f"Smart Assessor refused {what}: " + ("; ".join(exc.messages) or str(exc))
+
+
+# --- Qualifications added later (F20) -------------------------------------------------------
+
+
+def _missing_courses(scope: models.QuerySet[Enrolment]) -> models.QuerySet[Enrolment]:
+    """Enrolments with a qualification SA offers and no course enrolment for it yet."""
+    not_enrolled = LearnerQualification.objects.filter(
+        learner=OuterRef("learner"), qualification__smartassessor_link__isnull=False
+    ).exclude(
+        Exists(
+            CourseEnrolment.objects.filter(
+                enrolment=OuterRef(OuterRef("pk")), learner_qualification=OuterRef("pk")
+            )
+        )
+    )
+    return scope.filter(Exists(not_enrolled)).select_related("learner")
+
+
+def _add_courses(work: _Work, enrolment: Enrolment) -> None:
+    if not work.usable(enrolment):
+        return
+    before = set(
+        enrolment.courses.filter(state=CourseEnrolment.State.ENROLLED).values_list("pk", flat=True)
+    )
+    refused_before = enrolment.courses.filter(state=CourseEnrolment.State.REFUSED).count()
+    refused = enrolment_service.enrolment_courses_add(client=work.client, enrolment=enrolment)
+    added = list(
+        enrolment.courses.filter(state=CourseEnrolment.State.ENROLLED)
+        .exclude(pk__in=before)
+        .select_related("learner_qualification__qualification")
+    )
+    SyncChange.objects.bulk_create(
+        SyncChange(
+            run=work.run,
+            learner_id=enrolment.learner_id,
+            target=SyncChange.Target.QUALIFICATION,
+            record=f"{c.learner_qualification.qualification.reference} "
+            f"{c.learner_qualification.qualification.title}"[:300],
+            field="Smart Assessor",
+            attr="smartassessor_courses",
+            new_value="Enrolled in Smart Assessor",
+        )
+        for c in added
+    )
+    work.counts["qualifications_enrolled"] += len(added)
+    if refused > refused_before:
+        errors = "; ".join(
+            enrolment.courses.filter(state=CourseEnrolment.State.REFUSED).values_list(
+                "error", flat=True
+            )
+        )
+        work.fail(enrolment, f"Smart Assessor refused a qualification added later: {errors}")
+
+
+# --- One learner, read record by record (F14, and re-reads after a failure) -----------------
+
+
+def _refresh_one(work: _Work, enrolment: Enrolment) -> None:
+    client = work.client
+    learner_id = enrolment.sa_learner_id
+    try:
+        remote = client.learner_get(learner_id=learner_id)
+    except NotFound:
+        work.fail(
+            enrolment,
+            f"Smart Assessor has no learner with ID {learner_id}: ask support to check the link.",
+        )
+        return
+    courses = list(client.learner_course_list(learner_id=learner_id, page_size=PAGE_SIZE))
+    sessions = list(client.learner_session_list(learner_id=learner_id, page_size=PAGE_SIZE))
+    scores = []
+    if work.settings.update_risk_from_smart_coach:
+        try:
+            scores.append(client.smart_coach_get(learner_id=learner_id))
+        except NotFound:
+            pass  # no score yet: the risk band stays as it is
+        except Forbidden:
+            work.notes.append("Smart Coach is not licensed: risk was not updated.")
+    _write(work, _progress, courses)
+    _write(work, _reviews, sessions)
+    _write(work, _risk, scores)
+    _plan_learner_details(work, [(enrolment, remote)])
+    _add_courses(work, enrolment)
+
+
+def _write(work: _Work, handler, items: list) -> None:
+    """One batch's writes in one transaction; a clash with a concurrent refresh (a review
+    created by both) is settled by the database, and the batch is read again."""
+    if not items:
+        return
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                handler(work, items)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+# --- Locks and watermarks -------------------------------------------------------------------
+
+
+def _lock_acquire(run: SyncRun) -> SyncLock | None:
+    """Claims the daily lock for the run; returns the lock's holder otherwise (None: ours)."""
+    SyncLock.objects.get_or_create(name=LOCK_NAME)
+    now = timezone.now()
+    claimed = (
+        SyncLock.objects.filter(name=LOCK_NAME)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__lt=now))
+        .update(run=run, expires_at=now + LOCK_TTL)
+    )
+    if claimed == 1:
+        return None
+    return SyncLock.objects.select_related("run").get(name=LOCK_NAME)
+
+
+def _lock_renew(run: SyncRun) -> None:
+    renewed = SyncLock.objects.filter(name=LOCK_NAME, run=run).update(
+        expires_at=timezone.now() + LOCK_TTL
+    )
+    if renewed != 1:
+        raise _LockLost
+
+
+def _lock_release(run: SyncRun) -> None:
+    SyncLock.objects.filter(name=LOCK_NAME, run=run).update(expires_at=None)
+
+
+def _watermark(feed: str) -> sa.FeedPosition | None:
+    row = SyncWatermark.objects.filter(feed=feed).first()
+    if row is None:
+        return None
+    return sa.FeedPosition(modified_at=row.modified_at, smart_assessor_id=row.sa_id)
+
+
+def _watermarks_move(run: SyncRun) -> None:
+    """The run's positions become the watermarks, never moving one back."""
+    for feed, (modified_at, sa_id) in run.positions.items():
+        moment = dt.datetime.fromisoformat(modified_at)
+        row = SyncWatermark.objects.filter(feed=feed).first()
+        if row is not None and (row.modified_at, row.sa_id) >= (moment, sa_id):
+            continue
+        SyncWatermark.objects.update_or_create(
+            feed=feed, defaults={"modified_at": moment, "sa_id": sa_id, "run": run}
+        )
+
+
+def _pages(feed, size: int) -> Iterator[list]:
+    page = []
+    for item in feed:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _read_feed(work: _Work, name: str, open_feed, handler) -> None:
+    """Reads a feed from its watermark page by page, noting how far it got after each page."""
+    feed = open_feed(since=_watermark(name), page_size=PAGE_SIZE)
+    for page in _pages(feed, PAGE_SIZE):
+        _write(work, handler, page)
+        position = feed.position
+        work.run.positions[name] = [position.modified_at.isoformat(), position.smart_assessor_id]
+        SyncRun.objects.filter(pk=work.run.pk).update(positions=work.run.positions)
+        work.save_counts()
+        _lock_renew(work.run)
+
+
+# --- The daily run (F13, F22, F25) ----------------------------------------------------------
+
+
+def _daily_work(work: _Work) -> None:
+    client = work.client
+    settings = work.settings
+    run = work.run
+    mis_since = SyncWatermark.objects.filter(feed=MIS_LEARNERS).first()
+
+    # Learners that failed before are re-read one by one until they succeed.
+    for retry in SyncRetry.objects.select_related("enrolment__learner").iterator(chunk_size=100):
+        if not work.scope.filter(pk=retry.enrolment_id).exists():
+            retry.delete()
+            continue
+        _refresh_one(work, retry.enrolment)
+        _lock_renew(run)
+
+    _read_feed(work, FEED_COURSES, client.learner_course_feed, _progress)
+    _read_feed(work, FEED_SESSIONS, client.session_feed, _reviews)
+    if settings.update_risk_from_smart_coach:
+        try:
+            _read_feed(work, FEED_SMART_COACH, client.smart_coach_feed, _risk)
+        except Forbidden:
+            work.notes.append("Smart Coach is not licensed: risk was not updated.")
+
+    if settings.learner_demographics_mode != DemographicsMode.NONE:
+        compared: set[int] = set()
+
+        def compare(work: _Work, page: list[sa.Learner]) -> None:
+            enrolments = work.enrolments_for(item.smart_assessor_id for item in page)
+            compared.update(
+                _plan_learner_details(
+                    work,
+                    [
+                        (enrolments[item.smart_assessor_id], item)
+                        for item in page
+                        if item.smart_assessor_id in enrolments
+                    ],
+                )
+            )
+
+        _read_feed(work, FEED_LEARNERS, client.learner_feed, compare)
+        if settings.learner_demographics_mode == DemographicsMode.PUSH:
+            # Learners edited in the MIS since the last good run: SA's feed does not hold them.
+            edited = work.scope.select_related("learner").order_by("pk")
+            if mis_since is not None:
+                edited = edited.filter(learner__updated_at__gte=mis_since.modified_at)
+            for enrolment in edited.iterator(chunk_size=100):
+                if enrolment.learner_id in compared or enrolment.pk in work.failed:
+                    continue
+                try:
+                    remote = client.learner_get(learner_id=enrolment.sa_learner_id)
+                except NotFound:
+                    work.fail(
+                        enrolment, f"Smart Assessor has no learner {enrolment.sa_learner_id}."
+                    )
+                    continue
+                _plan_learner_details(work, [(enrolment, remote)])
+                _lock_renew(run)
+
+    _plan_officer_details(
+        work, OfficerLink.objects.select_related("officer").order_by("pk").iterator(chunk_size=100)
+    )
+
+    for enrolment in _missing_courses(work.scope).iterator(chunk_size=100):
+        _add_courses(work, enrolment)
+        _lock_renew(run)
+
+
+def _changed_subjects(run: SyncRun) -> int:
+    planned = SyncChange.objects.filter(run=run, applied=False)
+    learners = planned.exclude(learner=None).values("learner").distinct().count()
+    officers = planned.exclude(officer=None).values("officer").distinct().count()
+    return learners + officers
+
+
+def _remember_failures(work: _Work) -> None:
+    for enrolment_id, message in work.failed.items():
+        retry, created = SyncRetry.objects.get_or_create(
+            enrolment_id=enrolment_id, defaults={"last_error": message}
+        )
+        if not created:
+            retry.attempts += 1
+            retry.last_error = message
+            retry.save(update_fields=["attempts", "last_error"])
+    SyncRetry.objects.filter(enrolment__learner_id__in=work.seen).exclude(
+        enrolment_id__in=work.failed
+    ).delete()
+
+
+def _finish(run: SyncRun, state: str, error: str = "") -> SyncRun:
+    run.state = state
+    run.error = error
+    run.finished_at = timezone.now()
+    SyncRun.objects.filter(pk=run.pk).update(state=state, error=error, finished_at=run.finished_at)
+    return run
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message
+    if isinstance(exc, _LockLost):
+        return "The run lost its lock (it stalled for longer than the lock lasts) and stopped."
+    return (
+        f"{exc}. Nothing after this point was read; the next run catches up from the last "
+        "good point."
+    )
+
+
+def sync_run_daily(*, trigger: str = SyncRun.Trigger.DAILY, actor=None) -> SyncRun:
+    """One daily run over every learner in scope, in the foreground (F13)."""
+    run = SyncRun.objects.create(
+        trigger=trigger,
+        state=SyncRun.State.RUNNING,
+        requested_by=actor if actor and actor.is_authenticated else None,
+        started_at=timezone.now(),
+    )
+    holder = _lock_acquire(run)
+    if holder is not None:
+        started = holder.run.started_at if holder.run else None
+        when = f", started {_display(holder.run, 'started_at', started)}" if started else ""
+        return _finish(
+            run,
+            SyncRun.State.SKIPPED,
+            f"Another synchronisation (run {holder.run_id}{when}) is still running; "
+            "this one did not start.",
+        )
+    try:
+        return _run_daily(run)
+    finally:
+        _lock_release(run)
+
+
+def _run_daily(run: SyncRun) -> SyncRun:
+    try:
+        client = client_from_settings()
+        work = _Work(run, client=client, scope=sync_scope())
+        run.learners_in_scope = work.scope.count()
+        SyncRun.objects.filter(pk=run.pk).update(learners_in_scope=run.learners_in_scope)
+        _daily_work(work)
+        work.save_counts()
+        run.positions[MIS_LEARNERS] = [run.started_at.isoformat(), ""]
+        SyncRun.objects.filter(pk=run.pk).update(positions=run.positions)
+        changed = _changed_subjects(run)
+        limit = work.settings.safety_hold_percent * run.learners_in_scope / 100
+        if changed and changed > limit:
+            _remember_failures(work)
+            run.notes = [
+                *work.notes,
+                f"{changed} learners and officers would have their details changed, more than "
+                f"{work.settings.safety_hold_percent} % of the {run.learners_in_scope} learners "
+                "in scope: an Integration admin must approve or discard these changes.",
+            ]
+            SyncRun.objects.filter(pk=run.pk).update(notes=run.notes)
+            return _finish(run, SyncRun.State.HELD)
+        _apply_details(work)
+        work.save_counts()
+    except (SmartAssessorError, ApplicationError, _LockLost) as exc:
+        logger.warning("Sync run %s failed: %s", run.pk, exc)
+        return _finish(run, SyncRun.State.FAILED, _failure_message(exc))
+    except Exception as exc:
+        _finish(run, SyncRun.State.FAILED, f"The run stopped on an unexpected error: {exc!r}")
+        raise
+    _remember_failures(work)
+    _watermarks_move(run)
+    return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
+
+
+# --- A held run: approve or discard (F25) ---------------------------------------------------
+
+
+def _decide(run: SyncRun, actor, state: str) -> bool:
+    return (
+        SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.HELD).update(
+            state=state, decided_by=actor, decided_at=timezone.now()
+        )
+        == 1
+    )
+
+
+def sync_run_discard(*, run: SyncRun, actor) -> SyncRun:
+    """Drop a held run's detail changes; the watermark moves past what it read."""
+    if not _decide(run, actor, SyncRun.State.DISCARDED):
+        raise ApplicationError("Only a held run can be discarded.")
+    run.refresh_from_db()
+    _watermarks_move(run)
+    return run
+
+
+def sync_run_approve(*, run: SyncRun, actor) -> SyncRun:
+    """Queue the held run's detail changes to be applied in the background."""
+    from ..tasks import apply_held_run
+
+    if not _decide(run, actor, SyncRun.State.QUEUED):
+        raise ApplicationError("Only a held run can be approved.")
+    apply_held_run.delay_on_commit(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
+    """Apply an approved held run's detail changes, under the daily lock."""
+    run = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED).first()
+    if run is None or run.trigger == SyncRun.Trigger.LEARNER:
+        return None
+    if _lock_acquire(run) is not None:
+        raise SyncBusy("A synchronisation is running; the approval waits for it.")
+    try:
+        SyncRun.objects.filter(pk=run.pk).update(state=SyncRun.State.RUNNING)
+        work = _Work(run, client=None, scope=sync_scope())
+        try:
+            work.client = client_from_settings()
+            _apply_details(work)
+        except (SmartAssessorError, ApplicationError) as exc:
+            error = _failure_message(exc)
+        else:
+            error = ""
+        # Added to what the run counted before it was held.
+        SyncRun.objects.filter(pk=run.pk).update(
+            **{
+                name: F(name) + work.counts[name]
+                for name in ("details_pushed", "details_pulled", "officers_updated")
+            },
+            errors=F("errors") + len(work.failed) + work.counts["officer_errors"],
+        )
+        run.refresh_from_db()
+        if error:
+            return _finish(run, SyncRun.State.FAILED, error)
+        _remember_failures(work)
+        _watermarks_move(run)
+        return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
+    finally:
+        _lock_release(run)
+
+
+# --- Refresh with Smart Assessor (F14) ------------------------------------------------------
+
+
+def _current_enrolment(learner: Learner) -> Enrolment:
+    enrolment = (
+        Enrolment.objects.filter(learner=learner, is_current=True).select_related("learner").first()
+    )
+    if enrolment is None or enrolment.state not in SYNCED_STATES or not enrolment.sa_learner_id:
+        raise ApplicationError(
+            f"{learner.full_name} is not enrolled in Smart Assessor yet, so there is nothing to "
+            "refresh."
+        )
+    return enrolment
+
+
+def learner_refresh_request(*, learner: Learner, actor) -> tuple[SyncRun, bool]:
+    """Store a refresh of one learner and queue it; a refresh already waiting is returned."""
+    from ..tasks import refresh_learner
+
+    _current_enrolment(learner)
+    with transaction.atomic():
+        waiting = SyncRun.objects.filter(
+            learner=learner, trigger=SyncRun.Trigger.LEARNER, state__in=SyncRun.ACTIVE_STATES
+        ).first()
+        if waiting is not None:
+            return waiting, False
+        run = SyncRun.objects.create(
+            trigger=SyncRun.Trigger.LEARNER,
+            learner=learner,
+            requested_by=actor if actor and actor.is_authenticated else None,
+        )
+        refresh_learner.delay_on_commit(run.pk)
+    return run, True
+
+
+def learner_refresh_run(*, run_id: int) -> SyncRun | None:
+    """The work of one refresh, by whichever worker claims the row."""
+    now = timezone.now()
+    claimed = SyncRun.objects.filter(
+        pk=run_id, trigger=SyncRun.Trigger.LEARNER, state=SyncRun.State.QUEUED
+    ).update(state=SyncRun.State.RUNNING, started_at=now)
+    if claimed != 1:
+        return None
+    run = SyncRun.objects.select_related("learner").get(pk=run_id)
+    try:
+        enrolment = _current_enrolment(run.learner)
+        work = _Work(
+            run, client=client_from_settings(), scope=Enrolment.objects.filter(pk=enrolment.pk)
+        )
+        run.learners_in_scope = 1
+        _refresh_one(work, enrolment)
+        officers = OfficerLink.objects.filter(
+            Q(officer__main_learners=run.learner) | Q(officer__learner_roles__learner=run.learner)
+        ).select_related("officer")
+        _plan_officer_details(work, officers.distinct())
+        _apply_details(work)
+        work.save_counts()
+    except (SmartAssessorError, ApplicationError) as exc:
+        return _finish(run, SyncRun.State.FAILED, _failure_message(exc))
+    SyncRun.objects.filter(pk=run.pk).update(learners_in_scope=1)
+    _remember_failures(work)
+    if work.failed:
+        return _finish(run, SyncRun.State.FAILED, "; ".join(work.failed.values()))
+    return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
+
+
+def learner_refresh_now(*, learner: Learner, actor=None) -> SyncRun:
+    """A refresh in the foreground (``manage.py smartassessor sync --learner``)."""
+    _current_enrolment(learner)
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.LEARNER,
+        learner=learner,
+        requested_by=actor if actor and actor.is_authenticated else None,
+    )
+    return learner_refresh_run(run_id=run.pk)
+
+
+# --- Keeping runs moving --------------------------------------------------------------------
+
+
+def sync_runs_sweep() -> int:
+    """Re-queue refreshes whose task was lost; close runs whose worker died. Returns how many
+    rows it touched."""
+    from ..tasks import refresh_learner
+
+    now = timezone.now()
+    lost = list(
+        SyncRun.objects.filter(
+            trigger=SyncRun.Trigger.LEARNER,
+            state=SyncRun.State.QUEUED,
+            requested_at__lt=now - REQUEUE_AFTER,
+        ).values_list("pk", flat=True)
+    )
+    for pk in lost:
+        refresh_learner.delay_on_commit(pk)
+    lock = SyncLock.objects.filter(name=LOCK_NAME).first()
+    holder = lock.run_id if lock and lock.expires_at and lock.expires_at > now else None
+    dead = (
+        SyncRun.objects.filter(state=SyncRun.State.RUNNING, started_at__lt=now - STALE_AFTER)
+        .exclude(pk=holder)
+        .update(
+            state=SyncRun.State.FAILED,
+            finished_at=now,
+            error="The run stopped without finishing (its worker was stopped); the next run "
+            "catches up.",
+        )
+    )
+    return len(lost) + dead
+
+
+# --- The daily schedule (F13): the periodic task is the one source of truth -----------------
+
+DAILY_TASK_NAME = "Smart Assessor daily synchronisation"
+DAILY_TASK = "smartassessor.tasks.sync_daily"
+SCHEDULE_TIMEZONE = "Europe/London"
+
+
+def _daily_task():
+    from django_celery_beat.models import PeriodicTask
+
+    return PeriodicTask.objects.select_related("crontab").filter(name=DAILY_TASK_NAME).first()
+
+
+def daily_sync_time_get() -> dt.time | None:
+    """The time of day the daily run starts (UK time), or None when its schedule is not a
+    single daily time (someone gave it another crontab in the admin) or it is missing."""
+    task = _daily_task()
+    crontab = task.crontab if task else None
+    if crontab is None or any(
+        value != "*" for value in (crontab.day_of_week, crontab.day_of_month, crontab.month_of_year)
+    ):
+        return None
+    try:
+        return dt.time(int(crontab.hour), int(crontab.minute))
+    except ValueError:
+        return None
+
+
+def daily_sync_time_set(*, at: dt.time) -> None:
+    """Point the daily periodic task at a schedule for that time of day, UK time."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        minute=str(at.minute),
+        hour=str(at.hour),
+        day_of_week="*",
+        day_of_month="*",
+        month_of_year="*",
+        timezone=SCHEDULE_TIMEZONE,
+    )
+    task = _daily_task()
+    if task is None:
+        PeriodicTask.objects.create(name=DAILY_TASK_NAME, task=DAILY_TASK, crontab=schedule)
+    elif task.crontab_id != schedule.pk:
+        task.crontab = schedule
+        task.save()

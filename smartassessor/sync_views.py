@@ -1,0 +1,142 @@
+"""Synchronisation pages (F14, F21, F25): Refresh with Smart Assessor, the sync history of a
+learner, the runs and their outcome, and approving or discarding a held run."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from learners.models import Learner
+from picsweb import roles
+from picsweb.errors import ApplicationError
+
+from . import panels
+from .models import SyncChange, SyncRun
+from .permissions import manage_integration_required, require_permission
+from .services import sync as service
+
+enrol_required = require_permission(roles.ENROL)
+manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
+
+HISTORY_PAGE_SIZE = 50
+CHANGES_PAGE_SIZE = 100
+RECENT_RUNS = 10
+
+
+def _page(request, queryset, size: int):
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+@require_POST
+@enrol_required
+def refresh(request, ident: str):
+    learner = get_object_or_404(Learner, ident=ident)
+    try:
+        _, created = service.learner_refresh_request(learner=learner, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        if not request.htmx:
+            messages.info(
+                request,
+                "Refresh with Smart Assessor has started; reload the page to see what changed."
+                if created
+                else "A refresh of this learner is already under way.",
+            )
+    if request.htmx:
+        return panels.learner_block_response(request, learner)
+    return redirect(learner.get_absolute_url())
+
+
+@require_GET
+@enrol_required
+def learner_history(request, ident: str):
+    learner = get_object_or_404(Learner, ident=ident)
+    changes = (
+        SyncChange.objects.filter(learner=learner).select_related("run").order_by("-at", "-id")
+    )
+    return render(
+        request,
+        "smartassessor/sync_history.html",
+        {"learner": learner, "page": _page(request, changes, HISTORY_PAGE_SIZE)},
+    )
+
+
+def _recent_runs():
+    return (
+        SyncRun.objects.exclude(trigger=SyncRun.Trigger.LEARNER)
+        .select_related("requested_by")
+        .order_by("-requested_at", "-id")
+    )
+
+
+@require_GET
+@manage_integration_required
+def runs(request):
+    """The recent daily runs: a fragment for the Summary page, or a page of its own."""
+    if request.htmx:
+        return render(
+            request, "smartassessor/_sync_runs.html", {"runs": _recent_runs()[:RECENT_RUNS]}
+        )
+    return render(
+        request,
+        "smartassessor/sync_runs.html",
+        {"section": "smartassessor", "page": _page(request, _recent_runs(), 25)},
+    )
+
+
+@require_GET
+@manage_integration_required
+def last_run(request):
+    """The last finished daily run, for the Summary page's status list."""
+    last = _recent_runs().exclude(state__in=[*SyncRun.ACTIVE_STATES, SyncRun.State.SKIPPED]).first()
+    return render(request, "smartassessor/_sync_last.html", {"last": last})
+
+
+@require_GET
+@manage_integration_required
+def run_detail(request, pk: int):
+    run = get_object_or_404(SyncRun.objects.select_related("learner", "decided_by"), pk=pk)
+    changes = run.changes.select_related("learner", "officer").order_by("id")
+    held = run.state == SyncRun.State.HELD
+    if held:
+        changes = changes.filter(applied=False)
+    return render(
+        request,
+        "smartassessor/sync_run.html",
+        {
+            "section": "smartassessor",
+            "run": run,
+            "held": held,
+            "errors": run.learner_errors.select_related("learner"),
+            "page": _page(request, changes, CHANGES_PAGE_SIZE),
+        },
+    )
+
+
+@require_POST
+@manage_while_enabled
+def run_approve(request, pk: int):
+    run = get_object_or_404(SyncRun, pk=pk)
+    try:
+        service.sync_run_approve(run=run, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Approved: the held changes are being applied.")
+    return redirect("smartassessor:sync_run", pk=pk)
+
+
+@require_POST
+@manage_while_enabled
+def run_discard(request, pk: int):
+    run = get_object_or_404(SyncRun, pk=pk)
+    try:
+        service.sync_run_discard(run=run, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, "Discarded: none of its detail changes was made; the next run reads on."
+        )
+    return redirect("smartassessor:sync_run", pk=pk)
