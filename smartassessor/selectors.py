@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q
 
-from .models import Enrolment, LinkRefresh, ReviewTypeMapping
+from .models import Enrolment, LinkRefresh, ReviewTypeMapping, SyncRun
 
 
 def enrolment_counts() -> dict[str, int]:
@@ -33,3 +33,20 @@ def review_type_mappings() -> dict[str, ReviewTypeMapping]:
     return {
         row.event_type_code: row for row in ReviewTypeMapping.objects.select_related("review_type")
     }
+
+
+def sync_runs_recent():
+    """Daily and hand-started runs, newest first (one learner's refreshes are on its page)."""
+    return (
+        SyncRun.objects.exclude(trigger=SyncRun.Trigger.LEARNER)
+        .select_related("requested_by")
+        .order_by("-requested_at", "-id")
+    )
+
+
+def sync_run_last_finished() -> SyncRun | None:
+    return (
+        sync_runs_recent()
+        .exclude(state__in=[*SyncRun.ACTIVE_STATES, SyncRun.State.SKIPPED])
+        .first()
+    )

@@ -10,7 +10,7 @@ from learners.models import Learner
 from picsweb import roles
 from picsweb.errors import ApplicationError
 
-from . import panels
+from . import panels, selectors
 from .models import SyncChange, SyncRun
 from .permissions import manage_integration_required, require_permission
 from .services import sync as service
@@ -20,7 +20,6 @@ manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
 
 HISTORY_PAGE_SIZE = 50
 CHANGES_PAGE_SIZE = 100
-RECENT_RUNS = 10
 
 
 def _page(request, queryset, size: int):
@@ -62,35 +61,14 @@ def learner_history(request, ident: str):
     )
 
 
-def _recent_runs():
-    return (
-        SyncRun.objects.exclude(trigger=SyncRun.Trigger.LEARNER)
-        .select_related("requested_by")
-        .order_by("-requested_at", "-id")
-    )
-
-
 @require_GET
 @manage_integration_required
 def runs(request):
-    """The recent daily runs: a fragment for the Summary page, or a page of its own."""
-    if request.htmx:
-        return render(
-            request, "smartassessor/_sync_runs.html", {"runs": _recent_runs()[:RECENT_RUNS]}
-        )
     return render(
         request,
         "smartassessor/sync_runs.html",
-        {"section": "smartassessor", "page": _page(request, _recent_runs(), 25)},
+        {"section": "smartassessor", "page": _page(request, selectors.sync_runs_recent(), 25)},
     )
-
-
-@require_GET
-@manage_integration_required
-def last_run(request):
-    """The last finished daily run, for the Summary page's status list."""
-    last = _recent_runs().exclude(state__in=[*SyncRun.ACTIVE_STATES, SyncRun.State.SKIPPED]).first()
-    return render(request, "smartassessor/_sync_last.html", {"last": last})
 
 
 @require_GET

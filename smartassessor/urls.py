@@ -34,7 +34,6 @@ urlpatterns += [
     path("learners/<str:ident>/refresh/", sync_views.refresh, name="sync_refresh"),
     path("learners/<str:ident>/sync-history/", sync_views.learner_history, name="sync_history"),
     path("sync/runs/", sync_views.runs, name="sync_runs"),
-    path("sync/last/", sync_views.last_run, name="sync_last"),
     path("sync/runs/<int:pk>/", sync_views.run_detail, name="sync_run"),
     path("sync/runs/<int:pk>/approve/", sync_views.run_approve, name="sync_run_approve"),
     path("sync/runs/<int:pk>/discard/", sync_views.run_discard, name="sync_run_discard"),

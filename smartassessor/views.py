@@ -15,6 +15,7 @@ from .permissions import manage_integration_required, require_permission
 from .services import links
 
 LOOKUP_PAGE_SIZE = 20
+RECENT_RUNS = 10
 
 manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
 
@@ -41,6 +42,8 @@ def summary(request):
             "settings": settings,
             "counts": selectors.enrolment_counts(),
             "refresh": selectors.link_refresh_latest(),
+            "last_sync": selectors.sync_run_last_finished(),
+            "runs": selectors.sync_runs_recent()[:RECENT_RUNS],
             "mapping_form": form,
             "event_types_error": event_types_error,
         },
