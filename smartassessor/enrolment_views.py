@@ -55,7 +55,9 @@ def confirm(request, ident: str):
 @require_GET
 @enrol_required
 def status(request, ident: str):
-    return panels.learner_block_response(request, _learner(ident))
+    return panels.learner_block_response(
+        request, _learner(ident), reload_when_done=bool(request.GET.get("polling"))
+    )
 
 
 @require_POST

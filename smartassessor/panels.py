@@ -4,6 +4,7 @@ Nothing shows while the integration is switched off (F1).
 """
 
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
@@ -99,10 +100,13 @@ def learner_panel(request, learner) -> str:
     )
 
 
-def learner_block_response(request, learner):
-    return render(
-        request, "smartassessor/_learner_block.html", _learner_block_context(request, learner)
-    )
+def learner_block_response(request, learner, *, reload_when_done: bool = False):
+    """The block alone, for htmx. A poll that finds the work done reloads the whole page
+    instead, so the qualifications and reviews beside the block show what arrived."""
+    context = _learner_block_context(request, learner)
+    if reload_when_done and not context["in_progress"]:
+        return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+    return render(request, "smartassessor/_learner_block.html", context)
 
 
 def learner_list_actions(request, _obj) -> str:

@@ -283,3 +283,14 @@ def test_the_preview_of_an_enrolled_learner_cannot_be_confirmed(
     text = page.content.decode()
     assert "is already in Smart Assessor" in text
     assert 'disabled aria-disabled="true">Create in Smart Assessor' in text
+
+
+def test_a_poll_that_finds_the_work_done_reloads_the_page(staff_client, enrollable, staff_user):
+    url = reverse("smartassessor:enrol_status", args=[enrollable.ident]) + "?polling=1"
+    service.enrolment_request(learner=enrollable, actor=staff_user)
+    assert staff_client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+
+    service.enrolment_run(enrolment_id=Enrolment.objects.get().pk)
+    done = staff_client.get(url, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204
+    assert done.headers["HX-Refresh"] == "true"
