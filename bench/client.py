@@ -10,10 +10,7 @@ temporary data file), then prints:
   and with the change-feed iterator (keyset, PageSize 500).
 """
 
-import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,53 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from smartassessor.client import LocalRateLimiter, SmartAssessorClient  # noqa: E402
+from smartassessor.sandbox.process import start_sandbox  # noqa: E402
+from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
 
-# The sandbox's documented demo account (demo only).
-USERNAME = "api.demo@provider.example"
-PASSWORD = "sandbox-demo-password"
-CLIENT_KEY = "sandbox-demo-client-key"
 CALLS = 1000
 WARM_UP = 50
 LEARNERS = 10_000
 PAGE_SIZE = 500
 ROUNDS = 3
-LISTENING = re.compile(r"Smart Assessor sandbox listening on (http://\S+)")
 UNLIMITED = 1_000_000  # requests per second: the benchmark measures cost, not limits
-
-
-def start_sandbox(folder: Path) -> tuple[subprocess.Popen, str]:
-    """Start ``run_sandbox`` on a free port; its output (a line per request) goes to a log file."""
-    log_path = folder / "sandbox.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "manage.py"),
-                "run_sandbox",
-                "--port",
-                "0",
-                "--data",
-                str(folder / "sandbox.sqlite3"),
-                "--username",
-                USERNAME,
-                "--password",
-                PASSWORD,
-                "--client-key",
-                CLIENT_KEY,
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        found = LISTENING.search(log_path.read_text(errors="replace"))
-        if found:
-            return process, found.group(1)
-        time.sleep(0.02)
-    process.kill()
-    raise SystemExit("The sandbox did not start:\n" + log_path.read_text(errors="replace"))
 
 
 def median_us(samples: list[float]) -> float:
@@ -82,7 +41,7 @@ def per_call_overhead(client: SmartAssessorClient, base_url: str) -> None:
     url = base_url + "/api/v1/event-types"
     response = requests.post(
         base_url + "/api/v1/token",
-        json={"Username": USERNAME, "Password": PASSWORD, "ClientKey": CLIENT_KEY},
+        json={"Username": DEMO_USERNAME, "Password": DEMO_PASSWORD, "ClientKey": DEMO_CLIENT_KEY},
         timeout=10,
     )
     headers = {"Authorization": "Bearer " + response.json()["AccessToken"]}
@@ -134,7 +93,11 @@ def paging(client: SmartAssessorClient, base_url: str) -> None:
 def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        process, base_url = start_sandbox(Path(folder))
+        folder_path = Path(folder)
+        sandbox_process = start_sandbox(
+            folder_path / "sandbox.sqlite3", folder_path / "sandbox.log"
+        )
+        base_url = sandbox_process.url
         try:
             # null switches the sandbox's rate limit off.
             requests.put(
@@ -142,9 +105,9 @@ def main() -> None:
             ).raise_for_status()
             client = SmartAssessorClient(
                 base_url=base_url,
-                username=USERNAME,
-                password=PASSWORD,
-                client_key=CLIENT_KEY,
+                username=sandbox_process.username,
+                password=sandbox_process.password,
+                client_key=sandbox_process.client_key,
                 rate_limiter=LocalRateLimiter(rate=UNLIMITED),
             )
             print(f"Sandbox at {base_url}\n")
@@ -152,8 +115,7 @@ def main() -> None:
             paging(client, base_url)
             client.close()
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            sandbox_process.stop()
     print(f"\nBenchmark took {time.perf_counter() - started:.0f} s in all.")
 
 

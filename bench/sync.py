@@ -18,9 +18,7 @@ proportional to the changes, not to the learners; peak memory under 500 MB.
 
 import datetime as dt
 import os
-import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,52 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from smartassessor.sandbox.process import start_sandbox  # noqa: E402
+
 # The sandbox's documented demo account (demo only).
-USERNAME = "api.demo@provider.example"
-PASSWORD = "sandbox-demo-password"
-CLIENT_KEY = "sandbox-demo-client-key"
 LEARNERS = 10_000
 COURSES_PER_LEARNER = 3
 CHANGED = LEARNERS // 100
 LATENCY_MS = 20
-LISTENING = re.compile(r"Smart Assessor sandbox listening on (http://\S+)")
 BATCH = 2000
-
-
-def start_sandbox(folder: Path) -> tuple[subprocess.Popen, str]:
-    log_path = folder / "sandbox.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "manage.py"),
-                "run_sandbox",
-                "--port",
-                "0",
-                "--data",
-                str(folder / "sandbox.sqlite3"),
-                "--username",
-                USERNAME,
-                "--password",
-                PASSWORD,
-                "--client-key",
-                CLIENT_KEY,
-                "--verbosity",
-                "0",
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        found = LISTENING.search(log_path.read_text(errors="replace"))
-        if found:
-            return process, found.group(1)
-        time.sleep(0.02)
-    process.kill()
-    raise SystemExit("The sandbox did not start:\n" + log_path.read_text(errors="replace"))
 
 
 def setup_django(folder: Path) -> None:
@@ -225,15 +185,18 @@ def measure(label: str, sandbox, work):
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="picsweb-bench-sync-") as folder:
-        process, base_url = start_sandbox(Path(folder))
+        folder_path = Path(folder)
+        sandbox_process = start_sandbox(
+            folder_path / "sandbox.sqlite3", folder_path / "sandbox.log"
+        )
         try:
-            run_benchmark(Path(folder), base_url)
+            run_benchmark(folder_path, sandbox_process)
         finally:
-            process.terminate()
-            process.wait(10)
+            sandbox_process.stop()
 
 
-def run_benchmark(folder: Path, base_url: str) -> None:
+def run_benchmark(folder: Path, sandbox_process) -> None:
+    base_url = sandbox_process.url
     setup_django(folder)
     from learners.models import ReviewType
     from smartassessor.connection import client_from_settings
@@ -248,9 +211,9 @@ def run_benchmark(folder: Path, base_url: str) -> None:
     settings = IntegrationSettings.load()
     settings.enabled = True
     settings.base_url = base_url
-    settings.username = USERNAME
-    settings.password = PASSWORD
-    settings.client_key = CLIENT_KEY
+    settings.username = sandbox_process.username
+    settings.password = sandbox_process.password
+    settings.client_key = sandbox_process.client_key
     settings.requests_per_second = 100_000
     settings.learner_demographics_mode = "pull"
     settings.update_risk_from_smart_coach = True

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import random
+from collections.abc import Callable
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
@@ -440,17 +441,19 @@ def _enrol(client: SmartAssessorClient, enrolment: Enrolment) -> None:
     settings = IntegrationSettings.load()
     learner = enrolment.learner
     placement = _current_placement(learner)
-    employer_id = _ensure_employer(client, enrolment, placement.organisation) if placement else None
+    employer_id = (
+        _ensure(client, enrolment, _EMPLOYER, placement.organisation) if placement else None
+    )
     main_officer = (
         Officer.objects.select_related("smartassessor_link").get(pk=learner.main_officer_id)
         if learner.main_officer_id
         else None
     )
-    assessor_id = _ensure_assessor(client, enrolment, main_officer) if main_officer else None
+    assessor_id = _ensure(client, enrolment, _ASSESSOR, main_officer) if main_officer else None
     second = _second_assessor(learner, settings)
     second_id = None
     if second is not None and (main_officer is None or second.pk != main_officer.pk):
-        second_id = _ensure_assessor(client, enrolment, second)
+        second_id = _ensure(client, enrolment, _ASSESSOR, second)
 
     sa_learner_id = enrolment.sa_learner_id or _ensure_learner(
         client, enrolment, settings, employer_id=employer_id, assessor_id=assessor_id
@@ -493,50 +496,64 @@ def _adopt_link(link_model, owner_field: str, owner, id_field: str, sa_id: int, 
     return getattr(link_model.objects.get(**{owner_field: owner}), id_field)
 
 
-def _ensure_employer(client, enrolment: Enrolment, organisation: Organisation) -> int:
-    link = OrganisationLink.objects.filter(organisation=organisation).first()
+@dataclasses.dataclass(frozen=True)
+class _Party:
+    """How one kind of SA record (employer or assessor) is found, created and linked."""
+
+    what: str
+    link_model: type
+    owner_field: str
+    id_field: str
+    find: Callable
+    create: Callable
+    payload: Callable
+
+
+_EMPLOYER = _Party(
+    what="employer",
+    link_model=OrganisationLink,
+    owner_field="organisation",
+    id_field="employer_id",
+    find=lambda client, mis_id: client.employer_page(mis_employer_id=mis_id, page_size=1),
+    create=lambda client, payload, key: client.employer_create(
+        employer=payload, idempotency_key=key
+    ),
+    payload=mapping.employer_payload,
+)
+_ASSESSOR = _Party(
+    what="assessor",
+    link_model=OfficerLink,
+    owner_field="officer",
+    id_field="assessor_id",
+    find=lambda client, mis_id: client.assessor_page(mis_assessor_id=mis_id, page_size=1),
+    create=lambda client, payload, key: client.assessor_create(
+        assessor=payload, idempotency_key=key
+    ),
+    payload=mapping.assessor_payload,
+)
+
+
+def _ensure(client, enrolment: Enrolment, party: _Party, owner) -> int:
+    """The owner's SA id: its link; else the SA record with its MIS id; else a new record."""
+    link = party.link_model.objects.filter(**{party.owner_field: owner}).first()
     if link is not None:
-        return link.employer_id
+        return getattr(link, party.id_field)
     _renew_lease(enrolment)
-    found = client.employer_page(mis_employer_id=str(organisation.pk), page_size=1).items
+    found = party.find(client, str(owner.pk)).items
     if found:
         sa_id = found[0].smart_assessor_id
     else:
-        payload = mapping.employer_payload(organisation)
+        payload = party.payload(owner)
+        key = _key(enrolment, f"{party.what[:3]}{owner.pk}", to_wire(payload))
         try:
-            sa_id = client.employer_create(
-                employer=payload,
-                idempotency_key=_key(enrolment, f"emp{organisation.pk}", to_wire(payload)),
-            ).smart_assessor_id
+            sa_id = party.create(client, payload, key).smart_assessor_id
         except Conflict as exc:
             sa_id = int(exc.existing_id)
         except ValidationFailed as exc:
-            raise _validation(exc, f"employer {organisation}") from exc
+            raise _validation(exc, f"{party.what} {owner}") from exc
     return _adopt_link(
-        OrganisationLink, "organisation", organisation, "employer_id", sa_id, "employer"
+        party.link_model, party.owner_field, owner, party.id_field, sa_id, party.what
     )
-
-
-def _ensure_assessor(client, enrolment: Enrolment, officer: Officer) -> int:
-    link = OfficerLink.objects.filter(officer=officer).first()
-    if link is not None:
-        return link.assessor_id
-    _renew_lease(enrolment)
-    found = client.assessor_page(mis_assessor_id=str(officer.pk), page_size=1).items
-    if found:
-        sa_id = found[0].smart_assessor_id
-    else:
-        payload = mapping.assessor_payload(officer)
-        try:
-            sa_id = client.assessor_create(
-                assessor=payload,
-                idempotency_key=_key(enrolment, f"ass{officer.pk}", to_wire(payload)),
-            ).smart_assessor_id
-        except Conflict as exc:
-            sa_id = int(exc.existing_id)
-        except ValidationFailed as exc:
-            raise _validation(exc, f"assessor {officer}") from exc
-    return _adopt_link(OfficerLink, "officer", officer, "assessor_id", sa_id, "assessor")
 
 
 def _same_person(sa_learner, learner: Learner) -> bool:
