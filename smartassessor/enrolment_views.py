@@ -147,7 +147,7 @@ def bulk_results(request):
         .prefetch_related("courses__learner_qualification__qualification")
         .order_by("learner__surname", "learner__first_name")
     )
-    finished = sum(e.state not in service.ACTIVE_STATES for e in enrolments)
+    finished = sum(e.state not in Enrolment.ACTIVE_STATES for e in enrolments)
     template = (
         "smartassessor/_bulk_results.html" if request.htmx else "smartassessor/bulk_results.html"
     )

@@ -13,7 +13,6 @@ from picsweb import roles
 from .models import Enrolment, OfficerLink, OrganisationLink, SyncChange, SyncRun
 from .permissions import integration_enabled
 
-ACTIVE_STATES = Enrolment.ACTIVE_STATES
 SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.
 REFRESH_CHANGES_SHOWN = 20
@@ -77,7 +76,7 @@ def _learner_block_context(request, learner) -> dict:
             .first()
         )
     refresh_changes = list(refresh.changes.all()) if refresh else []
-    in_progress = enrolment is not None and enrolment.state in ACTIVE_STATES
+    in_progress = enrolment is not None and enrolment.state in Enrolment.ACTIVE_STATES
     return {
         "learner": learner,
         "enrolment": enrolment,

@@ -3,7 +3,7 @@
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.shortcuts import render
 from rest_framework.permissions import BasePermission
 
 from picsweb import roles
@@ -29,7 +29,12 @@ def require_permission(perm: str, *, while_enabled: bool = True):
             if not request.user.has_perm(perm):
                 raise PermissionDenied
             if while_enabled and not integration_enabled():
-                raise Http404(INTEGRATION_OFF_MESSAGE)
+                return render(
+                    request,
+                    "smartassessor/integration_off.html",
+                    {"message": INTEGRATION_OFF_MESSAGE},
+                    status=404,
+                )
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -51,7 +51,6 @@ from ..models import (
 logger = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=2)
-ACTIVE_STATES = Enrolment.ACTIVE_STATES
 
 
 # --- Preview (F8) ---------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def test_while_off_nothing_shows_and_actions_are_refused(admin_client_ia):
     lookup = reverse("smartassessor:officer_lookup", args=[officer.pk])
     response = admin_client_ia.get(lookup)
     assert response.status_code == 404
+    assert "The Smart Assessor integration is switched off" in response.content.decode()
     assert admin_client_ia.post(reverse("smartassessor:refresh_links")).status_code == 404
 
 
