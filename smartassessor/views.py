@@ -8,7 +8,7 @@ from picsweb.errors import ApplicationError
 
 from . import mapping, selectors
 from .client import SmartAssessorError
-from .connection import client_from_settings, connection_check
+from .connection import connection_check
 from .forms import LinkChoiceForm, ReviewTypeMappingForm
 from .models import IntegrationSettings, LinkRefresh, OfficerLink, OrganisationLink
 from .permissions import manage_integration_required, require_permission
@@ -23,7 +23,7 @@ manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
 def _event_types():
     """SA's event types, or an error message when SA cannot be asked now."""
     try:
-        return client_from_settings().event_type_list(), ""
+        return links.event_types_fetch(), ""
     except (SmartAssessorError, ApplicationError) as exc:
         return (), f"The event types could not be read from Smart Assessor: {exc}"
 
@@ -171,7 +171,7 @@ def officer_lookup(request, pk: int):
         owner=officer,
         kind="assessor",
         link=OfficerLink.objects.filter(officer=officer).first(),
-        fetch_page=lambda **kw: client_from_settings().assessor_page(**kw),
+        fetch_page=links.assessors_search,
         set_link=lambda sa_id: links.officer_link_set(
             officer=officer, assessor_id=sa_id, actor=request.user
         ),
@@ -186,7 +186,7 @@ def organisation_lookup(request, pk: int):
         owner=organisation,
         kind="employer",
         link=OrganisationLink.objects.filter(organisation=organisation).first(),
-        fetch_page=lambda **kw: client_from_settings().employer_page(**kw),
+        fetch_page=links.employers_search,
         set_link=lambda sa_id: links.organisation_link_set(
             organisation=organisation, employer_id=sa_id, actor=request.user
         ),

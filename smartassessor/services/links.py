@@ -202,3 +202,18 @@ def review_type_mapping_save(
                     instance=row,
                     changes={"review_type": (old, review_type)},
                 )
+
+
+def event_types_fetch():
+    """SA's event types, for the review type mapping."""
+    return client_from_settings().event_type_list()
+
+
+def assessors_search(*, search: str | None, page: int, page_size: int):
+    """One page of SA assessors for the look-up window (F5)."""
+    return client_from_settings().assessor_page(search=search, page=page, page_size=page_size)
+
+
+def employers_search(*, search: str | None, page: int, page_size: int):
+    """One page of SA employers for the look-up window (F6)."""
+    return client_from_settings().employer_page(search=search, page=page, page_size=page_size)
