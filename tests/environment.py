@@ -40,7 +40,7 @@ AVAILABLE = {
     "browser": shutil.which(CHROMIUM) is not None,
 }
 MISSING_REASONS = {
-    "postgres": "PostgreSQL is not reachable at 127.0.0.1:5432",
+    "postgres": "needs PostgreSQL; this run is on SQLite (PostgreSQL not reachable or not chosen)",
     "redis": f"Redis is not reachable at {REDIS_URL}",
     "browser": f"Chromium is not installed at {CHROMIUM}",
 }
