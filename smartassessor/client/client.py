@@ -57,12 +57,14 @@ from .types import (
     LearnerCourseInput,
     LearnerId,
     LearnerInput,
+    MalformedItem,
     Page,
     Session,
     SmartCoachScore,
     WireFormatError,
     format_datetime,
     from_wire,
+    parse_feed_page,
     parse_items,
     parse_page,
     to_wire,
@@ -316,7 +318,14 @@ class SmartAssessorClient:
         since: FeedPosition | dt.datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[Learner]:
-        return self._feed(Learner, "/learners", _position_by_id, since=since, page_size=page_size)
+        return self._feed(
+            Learner,
+            "/learners",
+            key="smart_assessor_id",
+            learner_key="smart_assessor_id",
+            since=since,
+            page_size=page_size,
+        )
 
     def learner_get(self, *, learner_id: LearnerId) -> Learner:
         return self._get(Learner, f"/learners/{_segment(learner_id)}", id_type=str)
@@ -353,7 +362,12 @@ class SmartAssessorClient:
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[LearnerCourse]:
         return self._feed(
-            LearnerCourse, "/learner-courses", _position_by_id, since=since, page_size=page_size
+            LearnerCourse,
+            "/learner-courses",
+            key="smart_assessor_id",
+            learner_key="learner_smart_assessor_id",
+            since=since,
+            page_size=page_size,
         )
 
     # --- Sessions (§7.6) ---------------------------------------------------------------------
@@ -370,7 +384,14 @@ class SmartAssessorClient:
         since: FeedPosition | dt.datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[Session]:
-        return self._feed(Session, "/sessions", _position_by_id, since=since, page_size=page_size)
+        return self._feed(
+            Session,
+            "/sessions",
+            key="smart_assessor_id",
+            learner_key="learner_smart_assessor_id",
+            since=since,
+            page_size=page_size,
+        )
 
     def event_type_list(self) -> tuple[EventType, ...]:
         data = self._call("GET", "/event-types")
@@ -389,8 +410,14 @@ class SmartAssessorClient:
         since: FeedPosition | dt.datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[SmartCoachScore]:
+        # A Smart Coach score has no id of its own: it is keyed by its learner.
         return self._feed(
-            SmartCoachScore, "/smart-coach", _position_by_learner, since=since, page_size=page_size
+            SmartCoachScore,
+            "/smart-coach",
+            key="learner_smart_assessor_id",
+            learner_key="learner_smart_assessor_id",
+            since=since,
+            page_size=page_size,
         )
 
     # --- Shapes of calls ---------------------------------------------------------------------
@@ -437,21 +464,31 @@ class SmartAssessorClient:
         self,
         cls: type[T],
         path: str,
-        position_of: Callable[[Any], FeedPosition],
         *,
+        key: str,
+        learner_key: str,
         since: FeedPosition | dt.datetime | None,
         page_size: int,
     ) -> Feed[T]:
+        """``key`` is the item's field that orders the feed after ``modified_at`` (§4),
+        ``learner_key`` the one naming its learner (reported with a malformed item)."""
         _check_page_size(page_size)
 
-        def fetch_page(cursor: FeedPosition | dt.datetime) -> Page[T]:
+        def fetch_page(cursor: FeedPosition | dt.datetime) -> Page[T | MalformedItem]:
             if isinstance(cursor, FeedPosition):
                 params: dict[str, Any] = cursor.query()
             else:
                 params = {"ModifiedSince": format_datetime(cursor)}
             params["PageSize"] = page_size
             data = self._call("GET", path, params=params)
-            return self._parse("GET", path, lambda: parse_page(cls, data))
+            return self._parse(
+                "GET",
+                path,
+                lambda: parse_feed_page(cls, data, key=key, learner_key=learner_key),
+            )
+
+        def position_of(item: T) -> FeedPosition:
+            return FeedPosition(modified_at=item.modified_at, smart_assessor_id=getattr(item, key))
 
         return Feed(
             fetch_page=fetch_page, position_of=position_of, since=since, page_size=page_size
@@ -613,17 +650,6 @@ def _segment(value: int | str) -> str:
 def _check_page_size(page_size: int) -> None:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
-
-
-def _position_by_id(item: Any) -> FeedPosition:
-    return FeedPosition(modified_at=item.modified_at, smart_assessor_id=item.smart_assessor_id)
-
-
-def _position_by_learner(score: SmartCoachScore) -> FeedPosition:
-    # A Smart Coach score has no id of its own: it is keyed by its learner.
-    return FeedPosition(
-        modified_at=score.modified_at, smart_assessor_id=score.learner_smart_assessor_id
-    )
 
 
 def _snippet(response: requests.Response) -> str:

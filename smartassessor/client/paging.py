@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from .errors import ProtocolError
-from .types import FeedPosition, Page
+from .types import FeedPosition, MalformedItem, Page
 
 T = TypeVar("T")
 
@@ -44,12 +44,15 @@ class Feed(Generic[T]):
     last item handed out (or the start position), ready to be stored as a watermark and given
     back as ``since`` to read on from there; ``remaining`` is the count the server gave with
     the first page.
+
+    An item that does not have the documented shape comes out as a ``MalformedItem`` in its
+    place, and the feed goes on past it: one bad record must not stop every later read.
     """
 
     def __init__(
         self,
         *,
-        fetch_page: Callable[[FeedPosition | dt.datetime], Page[T]],
+        fetch_page: Callable[[FeedPosition | dt.datetime], Page[T | MalformedItem]],
         position_of: Callable[[T], FeedPosition],
         since: FeedPosition | dt.datetime | None,
         page_size: int,
@@ -61,7 +64,7 @@ class Feed(Generic[T]):
         self.position: FeedPosition | None = since if isinstance(since, FeedPosition) else None
         self.remaining: int | None = None
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> Iterator[T | MalformedItem]:
         cursor = self._since
         first = True
         while True:
@@ -70,7 +73,10 @@ class Feed(Generic[T]):
                 self.remaining = page.total_count
                 first = False
             for item in page.items:
-                self.position = self._position_of(item)
+                if isinstance(item, MalformedItem):
+                    self.position = item.position
+                else:
+                    self.position = self._position_of(item)
                 yield item
             if len(page.items) < self._page_size:
                 return

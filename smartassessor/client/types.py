@@ -226,24 +226,30 @@ class Page(Generic[T]):
     total_count: int
 
 
-def parse_page(item_cls: type[T], data: object) -> Page[T]:
+def _envelope(data: object) -> tuple[list, dict[str, int]]:
+    """The raw items of a page and its Page, PageSize and TotalCount, all checked."""
     if not isinstance(data, dict):
         raise WireFormatError(f"expected a JSON object, got {_shown(data)}")
     raw_items = data.get("Items")
     if not isinstance(raw_items, list):
         raise WireFormatError(f"Items: expected a list, got {_shown(raw_items)}")
-    items = []
-    for index, raw in enumerate(raw_items):
-        try:
-            items.append(from_wire(item_cls, raw))
-        except WireFormatError as exc:
-            raise WireFormatError(f"Items[{index}].{exc}") from None
     envelope = {}
     for name in ("Page", "PageSize", "TotalCount"):
         try:
             envelope[name] = _decode_int(data.get(name))
         except WireFormatError as exc:
             raise WireFormatError(f"{name}: {exc}") from None
+    return raw_items, envelope
+
+
+def parse_page(item_cls: type[T], data: object) -> Page[T]:
+    raw_items, envelope = _envelope(data)
+    items = []
+    for index, raw in enumerate(raw_items):
+        try:
+            items.append(from_wire(item_cls, raw))
+        except WireFormatError as exc:
+            raise WireFormatError(f"Items[{index}].{exc}") from None
     return Page(
         items=tuple(items),
         page=envelope["Page"],
@@ -277,6 +283,84 @@ class FeedPosition:
             "ModifiedSince": format_datetime(self.modified_at),
             "AfterId": str(self.smart_assessor_id),
         }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MalformedItem:
+    """A change-feed item without the documented shape, handed out in its place (§4).
+
+    One such record must not stop a feed that every later read would stop on too, so the feed
+    goes on past it: ``modified_at`` and ``smart_assessor_id`` are its keyset position (for a
+    Smart Coach score, which has no id of its own, the id is its learner's). ``learner_id`` is
+    the Smart Assessor learner it is about, None when the raw item does not name one usably.
+    """
+
+    raw: dict[str, Any]
+    error: str
+    modified_at: dt.datetime
+    smart_assessor_id: int | str
+    learner_id: LearnerId | None
+
+    @property
+    def position(self) -> FeedPosition:
+        return FeedPosition(modified_at=self.modified_at, smart_assessor_id=self.smart_assessor_id)
+
+
+def _raw_field(cls: type, raw: dict[str, Any], name: str) -> Any:
+    """One field of a raw item, checked as ``from_wire`` checks it."""
+    (field,) = (f for f in _wire_fields(cls) if f.name == name)
+    value = raw.get(field.wire)
+    if value is None:
+        raise WireFormatError(f"{field.wire} is {'null' if field.wire in raw else 'missing'}")
+    try:
+        return field.decode(value)
+    except WireFormatError as exc:
+        raise WireFormatError(f"{field.wire}: {exc}") from None
+
+
+def parse_feed_page(
+    item_cls: type[T], data: object, *, key: str, learner_key: str
+) -> Page[T | MalformedItem]:
+    """A change-feed page on which an item without the documented shape is a ``MalformedItem``.
+
+    ``key`` names the field the feed is ordered by after ``modified_at``, ``learner_key`` the
+    one holding the item's learner. The envelope is checked as strictly as ``parse_page`` does,
+    and so is each item's position: without it the feed cannot be continued past the item.
+    """
+    raw_items, envelope = _envelope(data)
+    items: list[T | MalformedItem] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            items.append(from_wire(item_cls, raw))
+            continue
+        except WireFormatError as exc:
+            error = str(exc)
+        if not isinstance(raw, dict):
+            raise WireFormatError(f"Items[{index}].{error}")
+        try:
+            modified_at = _raw_field(item_cls, raw, "modified_at")
+            smart_assessor_id = _raw_field(item_cls, raw, key)
+        except WireFormatError as exc:
+            raise WireFormatError(f"Items[{index}].{exc}: the feed cannot go on past it") from None
+        try:
+            learner_id = _raw_field(item_cls, raw, learner_key)
+        except WireFormatError:
+            learner_id = None
+        items.append(
+            MalformedItem(
+                raw=raw,
+                error=error,
+                modified_at=modified_at,
+                smart_assessor_id=smart_assessor_id,
+                learner_id=learner_id,
+            )
+        )
+    return Page(
+        items=tuple(items),
+        page=envelope["Page"],
+        page_size=envelope["PageSize"],
+        total_count=envelope["TotalCount"],
+    )
 
 
 # --- Resources (what the server answers) ----------------------------------------------------

@@ -45,7 +45,9 @@ from ..client import (
     AssessorInput,
     Forbidden,
     LearnerChanges,
+    MalformedItem,
     NotFound,
+    ProtocolError,
     SmartAssessorClient,
     SmartAssessorError,
     ValidationFailed,
@@ -88,6 +90,13 @@ FEED_COURSES = "learner_courses"
 FEED_SESSIONS = "sessions"
 FEED_SMART_COACH = "smart_coach"
 MIS_LEARNERS = "mis_learners"
+# How a feed's record is named in a run's errors, given its keyset id.
+FEED_RECORDS = {
+    FEED_LEARNERS: "Learner {}",
+    FEED_COURSES: "Learner course {}",
+    FEED_SESSIONS: "Session {}",
+    FEED_SMART_COACH: "Smart Coach score of learner {}",
+}
 
 
 class _Malformed(Exception):
@@ -222,6 +231,16 @@ class _Work:
         self.counts["officer_errors"] += 1
         SyncError.objects.create(run=self.run, subject=f"Officer {officer}"[:200], message=message)
 
+    def fail_record(self, subject: str, message: str) -> None:
+        """An error about a record that names no learner the run can find."""
+        logger.info("Sync run %s skipped %s: %s", self.run.pk, subject, message)
+        self.counts["record_errors"] += 1
+        SyncError.objects.create(run=self.run, subject=subject[:200], message=message)
+
+    @property
+    def error_count(self) -> int:
+        return len(self.failed) + self.counts["officer_errors"] + self.counts["record_errors"]
+
     def change(self, instance: models.Model, attr: str, old: Any, new: Any, **kwargs) -> SyncChange:
         field = instance._meta.get_field(attr)
         return SyncChange(
@@ -235,7 +254,7 @@ class _Work:
 
     def save_counts(self) -> None:
         fields = {name: self.counts[name] for name in SyncRun.COUNTS if name != "learners_seen"}
-        fields["errors"] = len(self.failed) + self.counts["officer_errors"]
+        fields["errors"] = self.error_count
         fields["learners_seen"] = len(self.seen)
         fields["unmapped_codes"] = sorted(self.unmapped)
         fields["notes"] = self.notes
@@ -887,11 +906,33 @@ def _pages(feed, size: int) -> Iterator[list]:
         yield page
 
 
+def _skip_malformed(work: _Work, name: str, page: list) -> list:
+    """The page without the records Smart Assessor sent malformed, each failing its learner
+    (re-read one by one in the next runs), or logged against the run when it names no learner.
+    A malformed record of a learner outside the scope is ignored, as a good one would be."""
+    malformed = [item for item in page if isinstance(item, MalformedItem)]
+    if not malformed:
+        return page
+    enrolments = work.enrolments_for(item.learner_id for item in malformed if item.learner_id)
+    for item in malformed:
+        subject = FEED_RECORDS[name].format(item.smart_assessor_id)
+        message = f"{subject}: Smart Assessor sent it malformed ({item.error}); it was skipped."
+        if item.learner_id is None:
+            work.fail_record(subject, message)
+            continue
+        enrolment = enrolments.get(item.learner_id)
+        if enrolment is None:
+            logger.info("Sync run %s ignored, out of scope: %s", work.run.pk, message)
+        elif work.usable(enrolment):
+            work.fail(enrolment, message)
+    return [item for item in page if not isinstance(item, MalformedItem)]
+
+
 def _read_feed(work: _Work, name: str, open_feed, handler) -> None:
     """Reads a feed from its watermark page by page, noting how far it got after each page."""
     feed = open_feed(since=_watermark(name), page_size=PAGE_SIZE)
     for page in _pages(feed, PAGE_SIZE):
-        _write(work, handler, page)
+        _write(work, handler, _skip_malformed(work, name, page))
         position = feed.position
         work.run.positions[name] = [position.modified_at.isoformat(), position.smart_assessor_id]
         SyncRun.objects.filter(pk=work.run.pk).update(positions=work.run.positions)
@@ -913,7 +954,13 @@ def _daily_work(work: _Work) -> None:
         if not work.scope.filter(pk=retry.enrolment_id).exists():
             retry.delete()
             continue
-        _refresh_one(work, retry.enrolment)
+        try:
+            _refresh_one(work, retry.enrolment)
+        except ProtocolError as exc:
+            # This learner's own records are still malformed: it waits for the next run.
+            work.fail(
+                retry.enrolment, f"Smart Assessor sent this learner's records malformed: {exc}"
+            )
         _lock_renew(run)
 
     _read_feed(work, FEED_COURSES, client.learner_course_feed, _progress)
@@ -1122,7 +1169,7 @@ def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
                 name: F(name) + work.counts[name]
                 for name in ("details_pushed", "details_pulled", "officers_updated")
             },
-            errors=F("errors") + len(work.failed) + work.counts["officer_errors"],
+            errors=F("errors") + work.error_count,
         )
         run.refresh_from_db()
         if error:
