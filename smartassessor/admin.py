@@ -260,3 +260,44 @@ class SyncRunAdmin(ReadOnlyAdmin):
 @admin.register(models.SyncWatermark)
 class SyncWatermarkAdmin(ReadOnlyAdmin):
     list_display = ["feed", "modified_at", "sa_id", "run", "updated_at"]
+
+
+@admin.register(models.CourseEnrolment)
+class CourseEnrolmentAdmin(ReadOnlyAdmin):
+    list_display = ["learner_qualification", "state", "sa_learner_course_id", "error"]
+    list_filter = ["state"]
+    search_fields = ["learner_qualification__learner__ident", "sa_learner_course_id"]
+    list_select_related = ["learner_qualification__learner", "learner_qualification__qualification"]
+
+
+@admin.register(models.ReviewLink)
+class ReviewLinkAdmin(ReadOnlyAdmin):
+    list_display = ["review", "session_id"]
+    search_fields = ["session_id", "review__learner__ident"]
+    list_select_related = ["review__learner", "review__review_type"]
+
+
+@admin.register(models.SyncError)
+class SyncErrorAdmin(ReadOnlyAdmin):
+    list_display = ["run", "learner", "subject", "message"]
+    search_fields = ["learner__ident", "subject", "message"]
+    list_select_related = ["run", "learner"]
+
+
+@admin.register(models.SyncChange)
+class SyncChangeAdmin(ReadOnlyAdmin):
+    list_display = ["run", "record", "field", "old_value", "new_value", "applied"]
+    list_filter = ["target", "direction"]
+    search_fields = ["learner__ident", "officer__surname"]
+    list_select_related = ["run", "learner", "officer"]
+
+
+@admin.register(models.SyncRetry)
+class SyncRetryAdmin(ReadOnlyAdmin):
+    list_display = ["enrolment", "first_failed_at", "attempts", "last_error"]
+    list_select_related = ["enrolment__learner"]
+
+
+@admin.register(models.SyncLock)
+class SyncLockAdmin(ReadOnlyAdmin):
+    list_display = ["name", "run", "expires_at"]

@@ -25,11 +25,13 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def _recreate_roles() -> None:
-    """The roles' data migration again: a transactional test's flush removes its groups."""
+    """The roles' data migrations again: a transactional test's flush removes its groups."""
     from django.apps import apps
 
-    migration = importlib.import_module("smartassessor.migrations.0002_roles")
-    migration.create_roles(apps, None)
+    importlib.import_module("smartassessor.migrations.0002_roles").create_roles(apps, None)
+    importlib.import_module(
+        "smartassessor.migrations.0006_integration_admin_reads_the_records"
+    ).grant(apps, None)
 
 
 class OfficerRoleFactory(factory.django.DjangoModelFactory):
