@@ -1,18 +1,21 @@
-"""The enrolment API (F26): start, read and retry a learner's Smart Assessor enrolment."""
+"""The integration's API (F26): a learner's enrolment (start, read, retry), Refresh with Smart
+Assessor, and the synchronisation runs."""
 
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import generics, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from learners.models import Learner
 from picsweb import roles
 
-from .models import CourseEnrolment, Enrolment
+from .models import CourseEnrolment, Enrolment, SyncError, SyncRun
 from .permissions import IntegrationPermission
+from .selectors import sync_runs_recent
 from .services import enrolment as service
+from .services import sync
 
 
 class CourseEnrolmentSerializer(serializers.ModelSerializer):
@@ -46,7 +49,7 @@ class EnrolmentSerializer(serializers.ModelSerializer):
         ]
 
 
-class EnrolmentAPIView(APIView):
+class IntegrationAPIView(APIView):
     permission_classes = [permissions.IsAuthenticated, IntegrationPermission]
     required_permission = roles.ENROL
 
@@ -70,7 +73,7 @@ class EnrolmentAPIView(APIView):
         )
 
 
-class EnrolmentAPI(EnrolmentAPIView):
+class EnrolmentAPI(IntegrationAPIView):
     @extend_schema(responses=EnrolmentSerializer, summary="The learner's current enrolment")
     def get(self, request, ident: str):
         return Response(EnrolmentSerializer(self._current(ident)).data)
@@ -86,8 +89,87 @@ class EnrolmentAPI(EnrolmentAPIView):
         return self._answer(enrolment, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class EnrolmentRetryAPI(EnrolmentAPIView):
+class EnrolmentRetryAPI(IntegrationAPIView):
     @extend_schema(request=None, responses=EnrolmentSerializer, summary="Retry a failed enrolment")
     def post(self, request, ident: str):
         enrolment = service.enrolment_retry(enrolment=self._current(ident), actor=request.user)
         return self._answer(enrolment, status.HTTP_200_OK)
+
+
+class SyncErrorSerializer(serializers.ModelSerializer):
+    learner = serializers.CharField(source="learner.ident", allow_null=True)
+
+    class Meta:
+        model = SyncError
+        fields = ["learner", "subject", "message"]
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    learner = serializers.CharField(source="learner.ident", allow_null=True)
+    requested_by = serializers.CharField(source="requested_by.username", allow_null=True)
+    errors = SyncErrorSerializer(source="learner_errors", many=True)
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "trigger",
+            "state",
+            "learner",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "learners_in_scope",
+            "learners_seen",
+            "qualifications_updated",
+            "qualifications_enrolled",
+            "reviews_created",
+            "reviews_updated",
+            "details_pushed",
+            "details_pulled",
+            "officers_updated",
+            "risk_updated",
+            "unmapped_event_types",
+            "error",
+            "errors",
+        ]
+
+
+def _runs():
+    return SyncRun.objects.select_related("learner", "requested_by").prefetch_related(
+        "learner_errors__learner"
+    )
+
+
+class LearnerRefreshAPI(IntegrationAPIView):
+    @extend_schema(responses=SyncRunSerializer, summary="The learner's latest refresh")
+    def get(self, request, ident: str):
+        learner = get_object_or_404(Learner, ident=ident)
+        run = _runs().filter(learner=learner, trigger=SyncRun.Trigger.LEARNER).first()
+        if run is None:
+            return Response({"detail": "This learner has not been refreshed."}, status=404)
+        return Response(SyncRunSerializer(run).data)
+
+    @extend_schema(
+        request=None,
+        responses={202: SyncRunSerializer, 200: SyncRunSerializer},
+        summary="Refresh with Smart Assessor (queued; 200 if one is already under way)",
+    )
+    def post(self, request, ident: str):
+        learner = get_object_or_404(Learner, ident=ident)
+        run, created = sync.learner_refresh_request(learner=learner, actor=request.user)
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(SyncRunSerializer(_runs().get(pk=run.pk)).data, status=code)
+
+
+class SyncRunListAPI(IntegrationAPIView, generics.ListAPIView):
+    """Daily and hand-started synchronisation runs, newest first."""
+
+    required_permission = roles.MANAGE_INTEGRATION
+    serializer_class = SyncRunSerializer
+
+    def get_queryset(self):
+        return (
+            sync_runs_recent().select_related("learner").prefetch_related("learner_errors__learner")
+        )

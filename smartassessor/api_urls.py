@@ -9,4 +9,6 @@ urlpatterns = [
         api.EnrolmentRetryAPI.as_view(),
         name="api-enrolment-retry",
     ),
+    path("learners/<str:ident>/refresh/", api.LearnerRefreshAPI.as_view(), name="api-refresh"),
+    path("sync-runs/", api.SyncRunListAPI.as_view(), name="api-sync-runs"),
 ]
