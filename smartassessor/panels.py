@@ -18,43 +18,44 @@ SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
 REFRESH_CHANGES_SHOWN = 20
 
 
-def officer_panel(request, officer) -> str:
+def _link_panel(request, *, owner, link_model, owner_field: str, id_field: str, kind: str) -> str:
+    """An officer's or organisation's SA link, with Look Up Smart Assessor ID (F5, F6)."""
     if not integration_enabled():
         return ""
-    link = OfficerLink.objects.filter(officer=officer).select_related("linked_by").first()
+    link = link_model.objects.filter(**{owner_field: owner}).select_related("linked_by").first()
     return render_to_string(
         "smartassessor/_link_panel.html",
         {
             "link": link,
-            "sa_id": link.assessor_id if link else None,
-            "kind": "assessor",
-            "lookup_url_name": "smartassessor:officer_lookup",
-            "owner": officer,
+            "sa_id": getattr(link, id_field) if link else None,
+            "kind": kind,
+            "lookup_url_name": f"smartassessor:{owner_field}_lookup",
+            "owner": owner,
             "can_link": request.user.has_perm(roles.MANAGE_INTEGRATION),
         },
         request=request,
+    )
+
+
+def officer_panel(request, officer) -> str:
+    return _link_panel(
+        request,
+        owner=officer,
+        link_model=OfficerLink,
+        owner_field="officer",
+        id_field="assessor_id",
+        kind="assessor",
     )
 
 
 def organisation_panel(request, organisation) -> str:
-    if not integration_enabled():
-        return ""
-    link = (
-        OrganisationLink.objects.filter(organisation=organisation)
-        .select_related("linked_by")
-        .first()
-    )
-    return render_to_string(
-        "smartassessor/_link_panel.html",
-        {
-            "link": link,
-            "sa_id": link.employer_id if link else None,
-            "kind": "employer",
-            "lookup_url_name": "smartassessor:organisation_lookup",
-            "owner": organisation,
-            "can_link": request.user.has_perm(roles.MANAGE_INTEGRATION),
-        },
-        request=request,
+    return _link_panel(
+        request,
+        owner=organisation,
+        link_model=OrganisationLink,
+        owner_field="organisation",
+        id_field="employer_id",
+        kind="employer",
     )
 
 

@@ -288,3 +288,20 @@ def test_the_data_exchange_page_lists_exactly_what_enrolment_sends(admin_client_
     assert set(employer_body) == {f.sa_field for f in mapping.EMPLOYER_AT_ENROLMENT.fields}
     assessor_body = to_wire(mapping.assessor_payload(learner.main_officer))
     assert set(assessor_body) == {f.sa_field for f in mapping.ASSESSOR_AT_ENROLMENT.fields}
+
+
+def test_while_on_officer_and_organisation_pages_show_their_link(admin_client_ia, sa_settings):
+    officer, organisation = OfficerFactory(), OrganisationFactory()
+    OrganisationLink.objects.create(organisation=organisation, employer_id=1234)
+    officer_page = admin_client_ia.get(officer.get_absolute_url()).content.decode()
+    assert "Not linked to a Smart Assessor assessor yet" in officer_page
+    assert reverse("smartassessor:officer_lookup", args=[officer.pk]) in officer_page
+    organisation_page = admin_client_ia.get(organisation.get_absolute_url()).content.decode()
+    assert "Smart Assessor employer ID</dt><dd>1234" in organisation_page
+
+
+def test_staff_see_the_link_but_not_the_look_up(staff_client, sa_settings):
+    officer = OfficerFactory()
+    page = staff_client.get(officer.get_absolute_url()).content.decode()
+    assert "Not linked to a Smart Assessor assessor yet" in page
+    assert "Look Up Smart Assessor ID" not in page
