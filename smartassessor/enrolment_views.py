@@ -93,7 +93,11 @@ def set_sa_id(request, ident: str):
                 service.learner_sa_id_set(
                     learner=learner, sa_learner_id=sa_id, reason=reason, actor=request.user
                 )
-                messages.success(request, f"{learner.full_name} is linked to {sa_id}.")
+                messages.success(
+                    request,
+                    f"{learner.full_name} is linked to {sa_id}; a refresh with Smart Assessor "
+                    "has started.",
+                )
                 return redirect(learner.get_absolute_url())
             context["sa_learner"] = service.sa_learner_lookup(sa_learner_id=sa_id)
         except ApplicationError as exc:

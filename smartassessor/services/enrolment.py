@@ -714,7 +714,10 @@ def sa_learner_lookup(*, sa_learner_id: str):
 
 
 def learner_sa_id_set(*, learner: Learner, sa_learner_id: str, reason: str, actor) -> Enrolment:
-    """Link a learner to an existing SA learner by hand, ending any current enrolment."""
+    """Link a learner to an existing SA learner by hand, ending any current enrolment, then
+    refresh the learner so its courses, progress and reviews come across (F12)."""
+    from .sync import learner_refresh_request
+
     if not reason.strip():
         raise ApplicationError("Say why the Smart Assessor ID is being set.")
     sa_learner = sa_learner_lookup(sa_learner_id=sa_learner_id)
@@ -751,6 +754,7 @@ def learner_sa_id_set(*, learner: Learner, sa_learner_id: str, reason: str, acto
             changes={"sa_learner_id": (old_id, sa_learner_id)},
             reason=reason,
         )
+        learner_refresh_request(learner=learner, actor=actor)
     return enrolment
 
 

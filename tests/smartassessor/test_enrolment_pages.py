@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from smartassessor.models import AuditEntry, Enrolment, LinkRefresh
+from smartassessor.models import AuditEntry, Enrolment, LinkRefresh, SyncRun
 from smartassessor.services import enrolment as service
 from smartassessor.services import links
 from tests.factories import (
@@ -207,6 +207,7 @@ def test_support_sets_checks_and_clears_the_id(support_client, enrollable, staff
     assert saved.status_code == 302
     current = Enrolment.objects.get(learner=enrollable, is_current=True)
     assert current.sa_learner_id == sa_id and current.source == Enrolment.Source.MANUAL
+    assert SyncRun.objects.get(learner=enrollable).trigger == SyncRun.Trigger.LEARNER
     entry = AuditEntry.objects.get(action="Smart Assessor ID set by hand")
     assert entry.changes == {"sa_learner_id": ["", sa_id]} and entry.reason == "Found in SA"
 
