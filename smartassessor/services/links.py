@@ -3,7 +3,7 @@
 import logging
 import re
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from learners.models import Officer, Organisation, Qualification, ReviewType
@@ -140,12 +140,18 @@ def _link_set(*, link_model, owner_field: str, owner, id_field: str, sa_id: int,
         link = link_model.objects.filter(**{owner_field: owner}).first()
         old = getattr(link, id_field) if link else None
         if old == sa_id:
-            return link
+            return sa_record
         if link is None:
             link = link_model(**{owner_field: owner})
         setattr(link, id_field, sa_id)
         link.linked_by = actor
-        link.save()
+        try:
+            with transaction.atomic():
+                link.save()
+        except IntegrityError:
+            raise ApplicationError(
+                f"Smart Assessor id {sa_id} was linked to another record a moment ago."
+            ) from None
         audit_record(
             actor=actor,
             action="Smart Assessor link set",
