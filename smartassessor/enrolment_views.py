@@ -131,13 +131,10 @@ def bulk_preview(request):
 @require_POST
 @enrol_required
 def bulk_confirm(request):
-    ids = []
-    for learner in _selected_learners(request):
-        try:
-            enrolment, _ = service.enrolment_request(learner=learner, actor=request.user)
-        except ApplicationError:
-            continue
-        ids.append(str(enrolment.pk))
+    enrolments = service.enrolments_request(
+        learners=_selected_learners(request), actor=request.user
+    )
+    ids = [str(enrolment.pk) for enrolment in enrolments]
     return redirect(reverse("smartassessor:bulk_results") + "?ids=" + ",".join(ids))
 
 

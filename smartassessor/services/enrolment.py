@@ -289,6 +289,20 @@ def enrolment_request(*, learner: Learner, actor) -> tuple[Enrolment, bool]:
     return enrolment, True
 
 
+def enrolments_request(*, learners, actor) -> list[Enrolment]:
+    """Bulk Create in Smart Assessor (F23): queue every learner Smart Assessor would accept.
+
+    Returns each learner's current enrolment; learners with blocking problems are left out.
+    """
+    enrolments = []
+    for learner in learners:
+        try:
+            enrolments.append(enrolment_request(learner=learner, actor=actor)[0])
+        except ApplicationError:
+            continue
+    return enrolments
+
+
 def enrolment_retry(*, enrolment: Enrolment, actor) -> Enrolment:
     """A person's Retry after fixing the data: rebuild the payload and start again."""
     if enrolment.state not in (Enrolment.State.FAILED, Enrolment.State.PROBLEMS):
