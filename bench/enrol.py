@@ -163,8 +163,7 @@ def main() -> None:
             control.reset_stats()
 
             started = time.perf_counter()
-            for learner in learners:
-                enrolment.enrolment_request(learner=learner, actor=None)
+            enrolment.enrolments_request(learners=learners, actor=None)
             deadline = time.monotonic() + TIMEOUT_SECONDS
             active = Enrolment.objects.filter(state__in=Enrolment.ACTIVE_STATES)
             while active.exists() and time.monotonic() < deadline:
