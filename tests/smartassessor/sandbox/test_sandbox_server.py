@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from smartassessor.sandbox.control import SandboxControl, SandboxControlError
-from tests.fixtures.sandbox import REPOSITORY, running_sandbox, stop_sandbox
+from smartassessor.sandbox.process import REPOSITORY
+from tests.fixtures.sandbox import running_sandbox
 
 from .helpers import EPOCH, SandboxApi, learner_body, today
 
@@ -178,5 +179,5 @@ def test_the_fixture_server_stops_with_sigterm(tmp_path):
     with running_sandbox(tmp_path / "data.sqlite3", tmp_path / "log") as server:
         pass
 
-    assert stop_sandbox(server) == 0
+    assert server.stop() == 0
     assert "Smart Assessor sandbox stopped." in server.output()
