@@ -6,10 +6,10 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test lint format chromium clean
 
-$(INSTALLED): requirements.txt
+$(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: $(INSTALLED)

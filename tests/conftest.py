@@ -2,9 +2,23 @@ import pytest
 
 from picsweb import roles
 
+from .environment import RUN_ID
 from .factories import UserFactory
 
 pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.worker"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings_xdist_suffix(request) -> None:
+    """Databases named per run (and per xdist worker), so two runs on one machine never collide."""
+    from django.conf import settings
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    for db_settings in settings.DATABASES.values():
+        if db_settings["ENGINE"] == "django.db.backends.sqlite3":
+            continue  # in memory, private to the process
+        test = db_settings.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + db_settings['NAME']}_{RUN_ID}_{worker}"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ nothing may be skipped for want of them: their absence fails the run at once.
 import os
 import shutil
 import socket
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,6 +17,8 @@ CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/picsweb")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Shared by the xdist workers of one run (they inherit the environment), new for every run.
+RUN_ID = os.environ.setdefault("PICSWEB_TEST_RUN", uuid.uuid4().hex[:8])
 
 
 def _reachable(url: str) -> bool:
