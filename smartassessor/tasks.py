@@ -5,20 +5,24 @@ from celery import shared_task
 from .models import LinkRefresh, SyncRun
 from .services import enrolment, links, sync
 
-LINK_REFRESH_TRIES = 5
 
-
-@shared_task(bind=True, acks_late=True, max_retries=LINK_REFRESH_TRIES - 1)
+@shared_task(bind=True, acks_late=True, max_retries=links.LINK_REFRESH_ATTEMPTS)
 def refresh_qualification_links(self, refresh_id: int) -> None:
+    # The row counts the attempts and fails after the last; should Celery give up first, the
+    # sweeper sends the refresh again.
     refresh = LinkRefresh.objects.filter(pk=refresh_id).first()
     if refresh is None:
         return
     try:
-        links.qualification_links_refresh(
-            refresh=refresh, last_try=self.request.retries >= self.max_retries
-        )
+        links.qualification_links_refresh(refresh=refresh, last_try=False)
     except links.TryAgainLater as exc:
-        raise self.retry(countdown=5 * 2**self.request.retries) from exc
+        raise self.retry(countdown=exc.countdown) from exc
+
+
+@shared_task(acks_late=True)
+def sweep_link_refreshes() -> int:
+    """Re-queue link refreshes whose task was lost; fail those that cannot finish."""
+    return links.link_refreshes_sweep()
 
 
 @shared_task(acks_late=True)
