@@ -1,9 +1,13 @@
 """Celery tasks: each loads a row by id and calls one service."""
 
+import logging
+
 from celery import shared_task
 
 from .models import LinkRefresh, SyncRun
 from .services import enrolment, links, sync
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=links.LINK_REFRESH_ATTEMPTS)
@@ -53,22 +57,18 @@ def refresh_learner(run_id: int) -> None:
     sync.learner_refresh_run(run_id=run_id)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=30,
-    soft_time_limit=SYNC_SOFT_TIME_LIMIT,
-    time_limit=SYNC_TIME_LIMIT,
-)
-def apply_held_run(self, run_id: int) -> None:
+@shared_task(acks_late=True, soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT)
+def apply_held_run(run_id: int) -> None:
     try:
         sync.sync_run_apply_held(run_id=run_id)
-    except sync.SyncBusy as exc:
-        # The daily run holds the lock: apply once it has finished.
-        raise self.retry(countdown=60) from exc
+    except sync.SyncBusy:
+        # The run stays approved, waiting: the sweeper sends it again once the lock is free, so
+        # no count of retries can strand it.
+        logger.info("Held run %s waits for the daily lock.", run_id)
 
 
 @shared_task(acks_late=True)
 def sweep_sync_runs() -> int:
-    """Re-queue refreshes whose task was lost; close runs whose worker died."""
+    """Re-queue refreshes and approved held runs whose task was lost; close or hold again the
+    runs whose worker died."""
     return sync.sync_runs_sweep()
