@@ -85,6 +85,8 @@ def _claim(refresh: LinkRefresh) -> _Claim | None:
         .filter(
             Q(state=LinkRefresh.State.QUEUED)
             | Q(state=LinkRefresh.State.RUNNING, lease_until__lt=now)
+            # Running without a lease: left by a worker from before leases.
+            | Q(state=LinkRefresh.State.RUNNING, lease_until__isnull=True)
         )
         .update(
             state=LinkRefresh.State.RUNNING, lease_until=now + LEASE, attempts=F("attempts") + 1
@@ -198,7 +200,9 @@ def link_refreshes_sweep() -> int:
         error=f"No worker finished this refresh within {GIVE_UP_AFTER.seconds // 60} minutes: "
         "check that the background worker is running, then request another refresh.",
     )
-    died = LinkRefresh.objects.filter(state=running, lease_until__lt=now)
+    died = LinkRefresh.objects.filter(state=running).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+    )
     failed = died.filter(attempts__gte=LINK_REFRESH_ATTEMPTS).update(
         state=LinkRefresh.State.FAILED,
         finished_at=now,

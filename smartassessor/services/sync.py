@@ -1227,7 +1227,7 @@ def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
             work.client = client_from_settings()
             _apply_details(work)
         except (SmartAssessorError, ApplicationError) as exc:
-            error = f"Applying the approved changes stopped: {exc}."
+            error = f"Applying the approved changes stopped: {str(exc).rstrip('.')}."
         except _LockLost as exc:
             error = f"Applying the approved changes stopped: {_failure_message(exc)}"
         except Exception as exc:
