@@ -207,6 +207,13 @@ class LinkRefresh(models.Model):
     unlinked = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker claimed it.")
+    lease_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Running: its worker is presumed gone after this. Queued: it is sent again "
+        "after this if no worker has taken it.",
+    )
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -394,6 +401,15 @@ class SyncRun(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Times a worker claimed a learner's refresh."
+    )
+    lease_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A learner's refresh: running, its worker is presumed gone after this; "
+        "queued, it is sent again after this if no worker has taken it.",
+    )
 
     COUNTS = (
         "learners_seen",

@@ -1,24 +1,32 @@
 """Celery tasks: each loads a row by id and calls one service."""
 
+import logging
+
 from celery import shared_task
 
 from .models import LinkRefresh, SyncRun
 from .services import enrolment, links, sync
 
-LINK_REFRESH_TRIES = 5
+logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=LINK_REFRESH_TRIES - 1)
+@shared_task(bind=True, acks_late=True, max_retries=links.LINK_REFRESH_ATTEMPTS)
 def refresh_qualification_links(self, refresh_id: int) -> None:
+    # The row counts the attempts and fails after the last; should Celery give up first, the
+    # sweeper sends the refresh again.
     refresh = LinkRefresh.objects.filter(pk=refresh_id).first()
     if refresh is None:
         return
     try:
-        links.qualification_links_refresh(
-            refresh=refresh, last_try=self.request.retries >= self.max_retries
-        )
+        links.qualification_links_refresh(refresh=refresh, last_try=False)
     except links.TryAgainLater as exc:
-        raise self.retry(countdown=5 * 2**self.request.retries) from exc
+        raise self.retry(countdown=exc.countdown) from exc
+
+
+@shared_task(acks_late=True)
+def sweep_link_refreshes() -> int:
+    """Re-queue link refreshes whose task was lost; fail those that cannot finish."""
+    return links.link_refreshes_sweep()
 
 
 @shared_task(acks_late=True)
@@ -49,22 +57,18 @@ def refresh_learner(run_id: int) -> None:
     sync.learner_refresh_run(run_id=run_id)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=30,
-    soft_time_limit=SYNC_SOFT_TIME_LIMIT,
-    time_limit=SYNC_TIME_LIMIT,
-)
-def apply_held_run(self, run_id: int) -> None:
+@shared_task(acks_late=True, soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT)
+def apply_held_run(run_id: int) -> None:
     try:
         sync.sync_run_apply_held(run_id=run_id)
-    except sync.SyncBusy as exc:
-        # The daily run holds the lock: apply once it has finished.
-        raise self.retry(countdown=60) from exc
+    except sync.SyncBusy:
+        # The run stays approved, waiting: the sweeper sends it again once the lock is free, so
+        # no count of retries can strand it.
+        logger.info("Held run %s waits for the daily lock.", run_id)
 
 
 @shared_task(acks_late=True)
 def sweep_sync_runs() -> int:
-    """Re-queue refreshes whose task was lost; close runs whose worker died."""
+    """Re-queue refreshes and approved held runs whose task was lost; close or hold again the
+    runs whose worker died."""
     return sync.sync_runs_sweep()

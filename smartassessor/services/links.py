@@ -1,9 +1,11 @@
 """Links between MIS records and Smart Assessor records (F4, F5, F6) and the review mapping."""
 
+import datetime as dt
 import logging
 import re
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from learners.models import Officer, Organisation, Qualification, ReviewType
@@ -28,57 +30,209 @@ def reference_normalise(code: str) -> str:
     return re.sub(r"[/\s]", "", code).upper()
 
 
+# A refresh is claimed by one worker at a time, for a lease renewed while it works; one whose
+# worker is gone is taken over when the lease runs out, and each claim is an attempt.
+LINK_REFRESH_ATTEMPTS = 5
+LEASE = dt.timedelta(minutes=2)
+# A queued refresh no worker has taken is sent again after this; after the longer wait it fails.
+REQUEUE_AFTER = dt.timedelta(minutes=1)
+GIVE_UP_AFTER = dt.timedelta(minutes=30)
+ERROR_LENGTH = 300
+
+
 def link_refresh_request(*, actor) -> LinkRefresh:
     """Store a refresh request and queue it once the transaction commits."""
     from ..tasks import refresh_qualification_links
 
-    refresh = LinkRefresh.objects.create(requested_by=actor)
+    refresh = LinkRefresh.objects.create(
+        requested_by=actor, lease_until=timezone.now() + REQUEUE_AFTER
+    )
     refresh_qualification_links.delay_on_commit(refresh.pk)
     return refresh
 
 
-def _active_courses_by_reference() -> dict:
-    return {
-        reference_normalise(course.qan_code): course
-        for course in client_from_settings().course_list(page_size=500)
-        if course.is_active
-    }
+class _LeaseLost(Exception):
+    """Another worker took the refresh over; this one stops without writing."""
 
 
-def _refresh_failed(refresh: LinkRefresh, exc: Exception) -> LinkRefresh:
-    LinkRefresh.objects.filter(pk=refresh.pk).update(
-        state=LinkRefresh.State.FAILED, error=str(exc), finished_at=timezone.now()
+class _Claim:
+    """This worker's hold on a refresh: the attempt it claimed, which only it may write."""
+
+    def __init__(self, refresh: LinkRefresh, attempt: int):
+        self.refresh = refresh
+        self.attempt = attempt
+
+    def rows(self):
+        return LinkRefresh.objects.filter(
+            pk=self.refresh.pk, state=LinkRefresh.State.RUNNING, attempts=self.attempt
+        )
+
+    def renew(self) -> None:
+        if self.rows().update(lease_until=timezone.now() + LEASE) != 1:
+            raise _LeaseLost
+
+    def end(self, **fields) -> None:
+        if self.rows().update(lease_until=None, **fields) != 1:
+            raise _LeaseLost
+
+
+def _claim(refresh: LinkRefresh) -> _Claim | None:
+    """Claim the refresh if it is queued, or running with its lease run out: one conditional
+    UPDATE that changes exactly one row, so two deliveries of the task never both run it."""
+    now = timezone.now()
+    claimed = (
+        LinkRefresh.objects.filter(pk=refresh.pk, attempts__lt=LINK_REFRESH_ATTEMPTS)
+        .filter(
+            Q(state=LinkRefresh.State.QUEUED)
+            | Q(state=LinkRefresh.State.RUNNING, lease_until__lt=now)
+            # Running without a lease: left by a worker from before leases.
+            | Q(state=LinkRefresh.State.RUNNING, lease_until__isnull=True)
+        )
+        .update(
+            state=LinkRefresh.State.RUNNING, lease_until=now + LEASE, attempts=F("attempts") + 1
+        )
     )
+    if claimed != 1:
+        return None
     refresh.refresh_from_db()
-    return refresh
+    return _Claim(refresh, refresh.attempts)
+
+
+def _active_courses_by_reference(claim: _Claim) -> dict:
+    courses = {}
+    for number, course in enumerate(client_from_settings().course_list(page_size=500), 1):
+        if course.is_active:
+            courses[reference_normalise(course.qan_code)] = course
+        if number % 500 == 0:
+            claim.renew()
+    claim.renew()
+    return courses
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _unexpected(exc: Exception) -> str:
+    """An unexpected error in words a person can pass on, without a traceback."""
+    detail = str(exc)[:ERROR_LENGTH]
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 class TryAgainLater(Exception):
-    """Smart Assessor could not be reached; the refresh is queued again."""
+    """Smart Assessor could not be reached, or the attempt stopped on an unexpected error; the
+    refresh is queued again, to be run after ``countdown`` seconds."""
+
+    def __init__(self, message: str, *, countdown: int):
+        super().__init__(message)
+        self.countdown = countdown
+
+
+def _attempt_failed(claim: _Claim, message: str, *, last_try: bool) -> LinkRefresh:
+    """Queue the refresh again (``TryAgainLater``), or fail it after the last attempt."""
+    refresh = claim.refresh
+    if last_try or claim.attempt >= LINK_REFRESH_ATTEMPTS:
+        claim.end(
+            state=LinkRefresh.State.FAILED,
+            error=f"{message} Request another refresh; if it fails again, tell support.",
+            finished_at=timezone.now(),
+        )
+        refresh.refresh_from_db()
+        return refresh
+    countdown = 5 * 2 ** (claim.attempt - 1)
+    claim.end(
+        state=LinkRefresh.State.QUEUED,
+        error=f"Attempt {claim.attempt} of {LINK_REFRESH_ATTEMPTS}: {message} Trying again "
+        "shortly.",
+    )
+    # The sweeper sends it again only if the retry is lost.
+    LinkRefresh.objects.filter(pk=refresh.pk, state=LinkRefresh.State.QUEUED).update(
+        lease_until=timezone.now() + dt.timedelta(seconds=countdown) + REQUEUE_AFTER
+    )
+    raise TryAgainLater(message, countdown=countdown)
 
 
 def qualification_links_refresh(*, refresh: LinkRefresh, last_try: bool = True) -> LinkRefresh:
     """Link each qualification to the active SA course with its normalised reference.
 
-    Links that no longer match are cleared. The counts are stored on the refresh row. Unless
-    it is the last try, an unreachable Smart Assessor raises ``TryAgainLater``.
+    Links that no longer match are cleared. The counts are stored on the refresh row. Whatever
+    stops an attempt is stored on the row; unless it is the last try (given, or the last of
+    ``LINK_REFRESH_ATTEMPTS``) the refresh is queued again and ``TryAgainLater`` raised.
     """
-    claimed = LinkRefresh.objects.filter(
-        pk=refresh.pk, state__in=[LinkRefresh.State.QUEUED, LinkRefresh.State.RUNNING]
-    ).update(state=LinkRefresh.State.RUNNING)
-    if claimed != 1:
+    claim = _claim(refresh)
+    if claim is None:
+        refresh.refresh_from_db()
         return refresh
     try:
-        courses = _active_courses_by_reference()
-    except (Transient, RateLimited) as exc:
-        if not last_try:
-            LinkRefresh.objects.filter(pk=refresh.pk).update(
-                state=LinkRefresh.State.QUEUED, error=f"{exc}; trying again shortly."
+        try:
+            return _refresh_links(claim)
+        except _LeaseLost:
+            raise
+        except (SmartAssessorError, ApplicationError) as exc:
+            # Only an outage is worth another try; a refusal or a bad setting would be the same.
+            retry = isinstance(exc, (Transient, RateLimited))
+            return _attempt_failed(claim, _sentence(str(exc)), last_try=last_try or not retry)
+        except Exception as exc:
+            logger.exception("Link refresh %s stopped on an unexpected error", refresh.pk)
+            return _attempt_failed(
+                claim,
+                f"The refresh stopped on an unexpected error ({_unexpected(exc)}).",
+                last_try=last_try,
             )
-            raise TryAgainLater(str(exc)) from exc
-        return _refresh_failed(refresh, exc)
-    except (SmartAssessorError, ApplicationError) as exc:
-        return _refresh_failed(refresh, exc)
+    except _LeaseLost:
+        logger.warning("Link refresh %s was taken over by another worker.", refresh.pk)
+        refresh.refresh_from_db()
+        return refresh
+
+
+def link_refreshes_sweep() -> int:
+    """Send again the refreshes whose task was lost (a restart, a killed worker) and fail the
+    ones that cannot finish: a worker stopped on every attempt, or none took it for too long.
+    Every row it touches has moved on: it never sends the same refresh for ever."""
+    from ..tasks import refresh_qualification_links
+
+    now = timezone.now()
+    queued, running = LinkRefresh.State.QUEUED, LinkRefresh.State.RUNNING
+    gave_up = LinkRefresh.objects.filter(state=queued, requested_at__lt=now - GIVE_UP_AFTER).update(
+        state=LinkRefresh.State.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error=f"No worker finished this refresh within {GIVE_UP_AFTER.seconds // 60} minutes: "
+        "check that the background worker is running, then request another refresh.",
+    )
+    died = LinkRefresh.objects.filter(state=running).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+    )
+    failed = died.filter(attempts__gte=LINK_REFRESH_ATTEMPTS).update(
+        state=LinkRefresh.State.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error=f"The refresh stopped without finishing on each of its {LINK_REFRESH_ATTEMPTS} "
+        "attempts (its worker was stopped). Request another refresh; if it fails again, tell "
+        "support.",
+    )
+    lost = LinkRefresh.objects.filter(state=queued).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, requested_at__lt=now - REQUEUE_AFTER)
+    )
+    resent = list(lost.values_list("pk", flat=True))
+    lost.filter(pk__in=resent).update(lease_until=now + REQUEUE_AFTER)
+    for pk, attempts in list(died.values_list("pk", "attempts")):
+        # Conditional: the worker may have come back and finished in the meantime.
+        if LinkRefresh.objects.filter(pk=pk, state=running, attempts=attempts).update(
+            state=queued,
+            lease_until=now + REQUEUE_AFTER,
+            error=f"Attempt {attempts} of {LINK_REFRESH_ATTEMPTS} stopped without finishing "
+            "(its worker was stopped). Trying again.",
+        ):
+            resent.append(pk)
+    for pk in resent:
+        refresh_qualification_links.delay_on_commit(pk)
+    return gave_up + failed + len(resent)
+
+
+def _refresh_links(claim: _Claim) -> LinkRefresh:
+    refresh = claim.refresh
+    courses = _active_courses_by_reference(claim)
 
     counts = {"linked": 0, "unlinked": 0, "unchanged": 0}
     with transaction.atomic():
@@ -111,9 +265,8 @@ def qualification_links_refresh(*, refresh: LinkRefresh, last_try: bool = True) 
                 )
         QualificationLink.objects.filter(qualification_id__in=stale).delete()
         QualificationLink.objects.bulk_create(new_links)
-        LinkRefresh.objects.filter(pk=refresh.pk).update(
-            state=LinkRefresh.State.SUCCEEDED, finished_at=timezone.now(), error="", **counts
-        )
+        # Inside the transaction: a worker that lost its claim writes no links either.
+        claim.end(state=LinkRefresh.State.SUCCEEDED, finished_at=timezone.now(), error="", **counts)
     logger.info("Qualification links refreshed: %s", counts)
     refresh.refresh_from_db()
     return refresh

@@ -81,9 +81,20 @@ LOCK_TTL = dt.timedelta(minutes=10)
 ENDED_WITHIN = dt.timedelta(days=31)
 SCOPE_STATUSES = (LearnerStatus.IN_LEARNING, LearnerStatus.BREAK_IN_LEARNING)
 SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
-# Learner refreshes still queued after this long lost their task; running ones this long died.
+# Learner refreshes still queued after this long lost their task; daily runs running this long
+# without holding the lock died.
 REQUEUE_AFTER = dt.timedelta(minutes=1)
 STALE_AFTER = dt.timedelta(minutes=30)
+# A learner's refresh is claimed for a lease renewed between its steps; one whose worker is gone
+# is taken over when it runs out. Each claim is an attempt; after the last it fails.
+LEARNER_REFRESH_ATTEMPTS = 3
+LEARNER_LEASE = dt.timedelta(minutes=3)
+RETRY_AFTER = dt.timedelta(seconds=30)
+# A refresh that no worker finished in this long fails, whatever happened to its task.
+GIVE_UP_AFTER = dt.timedelta(minutes=30)
+# An approved held run waits for the lock at most this long, then is held again.
+APPROVAL_WAITS = dt.timedelta(hours=2)
+ERROR_LENGTH = 300
 
 FEED_LEARNERS = "learners"
 FEED_COURSES = "learner_courses"
@@ -707,6 +718,7 @@ def _apply_learner_details(work: _Work) -> None:
             Learner.objects.bulk_update(pulled, sorted(attrs), batch_size=WRITE_BATCH)
         _mark_applied(applied)
         work.counts["details_pulled"] += len(pulled)
+        _keep_alive(work.run)
 
 
 def _apply_officer_details(work: _Work) -> None:
@@ -737,6 +749,7 @@ def _apply_officer_details(work: _Work) -> None:
                 continue
         _mark_applied(rows)
         work.counts["officers_updated"] += 1
+        _keep_alive(work.run)
 
 
 def _apply_details(work: _Work) -> None:
@@ -1040,8 +1053,17 @@ def _finish(run: SyncRun, state: str, error: str = "") -> SyncRun:
     run.state = state
     run.error = error
     run.finished_at = timezone.now()
-    SyncRun.objects.filter(pk=run.pk).update(state=state, error=error, finished_at=run.finished_at)
+    run.lease_until = None
+    SyncRun.objects.filter(pk=run.pk).update(
+        state=state, error=error, finished_at=run.finished_at, lease_until=None
+    )
     return run
+
+
+def _unexpected(exc: BaseException) -> str:
+    """An unexpected error in words a person can pass on to support, without a traceback."""
+    detail = str(exc)[:ERROR_LENGTH]
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 def _failure_message(exc: Exception) -> str:
@@ -1049,9 +1071,15 @@ def _failure_message(exc: Exception) -> str:
         return exc.message
     if isinstance(exc, _LockLost):
         return "The run lost its lock (it stalled for longer than the lock lasts) and stopped."
+    if isinstance(exc, SmartAssessorError):
+        return (
+            f"{exc}. Nothing after this point was read; the next run catches up from the last "
+            "good point."
+        )
     return (
-        f"{exc}. Nothing after this point was read; the next run catches up from the last "
-        "good point."
+        f"The run stopped on an unexpected error ({_unexpected(exc)}). Nothing after this "
+        "point was read; the next run catches up from the last good point. If it happens "
+        "again, tell support."
     )
 
 
@@ -1103,24 +1131,26 @@ def _run_daily(run: SyncRun) -> SyncRun:
             return _finish(run, SyncRun.State.HELD)
         _apply_details(work)
         work.save_counts()
+        _remember_failures(work)
+        _watermarks_move(run)
     except (SmartAssessorError, ApplicationError, _LockLost) as exc:
         logger.warning("Sync run %s failed: %s", run.pk, exc)
         return _finish(run, SyncRun.State.FAILED, _failure_message(exc))
     except Exception as exc:
-        _finish(run, SyncRun.State.FAILED, f"The run stopped on an unexpected error: {exc!r}")
-        raise
-    _remember_failures(work)
-    _watermarks_move(run)
+        # Anything else (a bug, a database error, a time limit) ends the run Failed too, with
+        # the traceback logged once here and not raised again for the worker to log.
+        logger.exception("Sync run %s stopped on an unexpected error", run.pk)
+        return _finish(run, SyncRun.State.FAILED, _failure_message(exc))
     return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
 
 
 # --- A held run: approve or discard (F25) ---------------------------------------------------
 
 
-def _decide(run: SyncRun, actor, state: str) -> bool:
+def _decide(run: SyncRun, actor, state: str, **fields) -> bool:
     return (
         SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.HELD).update(
-            state=state, decided_by=actor, decided_at=timezone.now()
+            state=state, decided_by=actor, decided_at=timezone.now(), **fields
         )
         == 1
     )
@@ -1135,45 +1165,92 @@ def sync_run_discard(*, run: SyncRun, actor) -> SyncRun:
     return run
 
 
-def sync_run_approve(*, run: SyncRun, actor) -> SyncRun:
-    """Queue the held run's detail changes to be applied in the background."""
+def _approval_send(run_id: int) -> None:
     from ..tasks import apply_held_run
 
-    if not _decide(run, actor, SyncRun.State.QUEUED):
+    SyncRun.objects.filter(pk=run_id).update(lease_until=timezone.now() + REQUEUE_AFTER * 5)
+    apply_held_run.delay_on_commit(run_id)
+
+
+def sync_run_approve(*, run: SyncRun, actor) -> SyncRun:
+    """Approve the held run's detail changes: the row stays queued (approved, waiting to be
+    applied) until they are applied in the background, under the daily lock. Should its task
+    be lost or find the lock taken, the sweeper sends it again once the lock is free."""
+    if not _decide(run, actor, SyncRun.State.QUEUED, error=""):
         raise ApplicationError("Only a held run can be approved.")
-    apply_held_run.delay_on_commit(run.pk)
+    _approval_send(run.pk)
     run.refresh_from_db()
     return run
 
 
+def _held_again(run: SyncRun, reason: str, rows: models.QuerySet | None = None) -> bool:
+    """The approval did not go through: the run is held again, for an admin to approve again
+    (the changes not made yet are applied) or discard. ``rows``: only if it is still one of
+    these. Returns whether it was."""
+    error = (
+        f"{reason} The changes not made yet are still held: approve again to apply them, or "
+        "discard them."
+    )
+    rows = SyncRun.objects.all() if rows is None else rows
+    held = rows.filter(pk=run.pk).update(
+        state=SyncRun.State.HELD, error=error, finished_at=timezone.now(), lease_until=None
+    )
+    run.refresh_from_db()
+    return held == 1
+
+
 def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
-    """Apply an approved held run's detail changes, under the daily lock."""
-    run = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED).first()
-    if run is None or run.trigger == SyncRun.Trigger.LEARNER:
+    """Apply an approved held run's detail changes, under the daily lock. Raises ``SyncBusy``
+    while another run holds the lock (the run stays approved, waiting). Whatever stops the
+    applying holds the run again, with the reason."""
+    run = (
+        SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED)
+        .exclude(trigger=SyncRun.Trigger.LEARNER)
+        .first()
+    )
+    if run is None:
         return None
     if _lock_acquire(run) is not None:
+        # Still approved, waiting: the sweeper sends it again as soon as the lock is free.
+        SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(lease_until=None)
         raise SyncBusy("A synchronisation is running; the approval waits for it.")
     try:
-        SyncRun.objects.filter(pk=run.pk).update(state=SyncRun.State.RUNNING)
-        work = _Work(run, client=None, scope=sync_scope())
+        # Under the lock, one worker turns the approval into applying; a second delivery of
+        # the task finds it taken.
+        if not SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
+            state=SyncRun.State.RUNNING, lease_until=None
+        ):
+            return None
+        work = None
         try:
+            work = _Work(run, client=None, scope=sync_scope())
             work.client = client_from_settings()
             _apply_details(work)
         except (SmartAssessorError, ApplicationError) as exc:
-            error = _failure_message(exc)
+            error = f"Applying the approved changes stopped: {str(exc).rstrip('.')}."
+        except _LockLost as exc:
+            error = f"Applying the approved changes stopped: {_failure_message(exc)}"
+        except Exception as exc:
+            logger.exception("Applying held run %s stopped on an unexpected error", run.pk)
+            error = (
+                "Applying the approved changes stopped on an unexpected error "
+                f"({_unexpected(exc)})."
+            )
         else:
             error = ""
-        # Added to what the run counted before it was held.
-        SyncRun.objects.filter(pk=run.pk).update(
-            **{
-                name: F(name) + work.counts[name]
-                for name in ("details_pushed", "details_pulled", "officers_updated")
-            },
-            errors=F("errors") + work.error_count,
-        )
+        if work is not None:
+            # Added to what the run counted before it was held.
+            SyncRun.objects.filter(pk=run.pk).update(
+                **{
+                    name: F(name) + work.counts[name]
+                    for name in ("details_pushed", "details_pulled", "officers_updated")
+                },
+                errors=F("errors") + work.error_count,
+            )
         run.refresh_from_db()
         if error:
-            return _finish(run, SyncRun.State.FAILED, error)
+            _held_again(run, error)
+            return run
         _remember_failures(work)
         _watermarks_move(run)
         return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
@@ -1216,13 +1293,59 @@ def learner_refresh_request(*, learner: Learner, actor) -> tuple[SyncRun, bool]:
     return run, True
 
 
-def learner_refresh_run(*, run_id: int) -> SyncRun | None:
-    """The work of one refresh, by whichever worker claims the row."""
+def _refresh_claim(run_id: int) -> bool:
+    """Claim a learner's refresh that is queued, or running with its lease run out: one
+    conditional UPDATE that changes exactly one row, and counts the attempt."""
     now = timezone.now()
-    claimed = SyncRun.objects.filter(
-        pk=run_id, trigger=SyncRun.Trigger.LEARNER, state=SyncRun.State.QUEUED
-    ).update(state=SyncRun.State.RUNNING, started_at=now)
-    if claimed != 1:
+    return (
+        SyncRun.objects.filter(
+            pk=run_id, trigger=SyncRun.Trigger.LEARNER, attempts__lt=LEARNER_REFRESH_ATTEMPTS
+        )
+        .filter(Q(state=SyncRun.State.QUEUED) | Q(state=SyncRun.State.RUNNING, lease_until__lt=now))
+        .update(
+            state=SyncRun.State.RUNNING,
+            started_at=now,
+            lease_until=now + LEARNER_LEASE,
+            attempts=F("attempts") + 1,
+        )
+        == 1
+    )
+
+
+def _keep_alive(run: SyncRun) -> None:
+    """Between steps: a learner's refresh renews its lease; any other run the daily lock."""
+    if run.trigger == SyncRun.Trigger.LEARNER:
+        SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
+            lease_until=timezone.now() + LEARNER_LEASE
+        )
+    else:
+        _lock_renew(run)
+
+
+def _refresh_stopped(run: SyncRun, exc: Exception, *, retry: bool) -> SyncRun:
+    """An attempt that stopped on an unexpected error: queued again for the sweeper to send
+    after a short wait, or failed after the last attempt."""
+    attempts = SyncRun.objects.values_list("attempts", flat=True).get(pk=run.pk)
+    reason = f"The refresh stopped on an unexpected error ({_unexpected(exc)})."
+    if not retry or attempts >= LEARNER_REFRESH_ATTEMPTS:
+        return _finish(
+            run,
+            SyncRun.State.FAILED,
+            f"{reason} Press Refresh with Smart Assessor again; if it fails again, tell support.",
+        )
+    run.state = SyncRun.State.QUEUED
+    run.error = f"Attempt {attempts} of {LEARNER_REFRESH_ATTEMPTS}: {reason} Trying again shortly."
+    SyncRun.objects.filter(pk=run.pk).update(
+        state=run.state, error=run.error, lease_until=timezone.now() + RETRY_AFTER
+    )
+    return run
+
+
+def learner_refresh_run(*, run_id: int, retry: bool = True) -> SyncRun | None:
+    """The work of one refresh, by whichever worker claims the row. An unexpected error is
+    stored on the row and, unless ``retry`` is False or it was the last attempt, the refresh
+    is queued again for the sweeper to send."""
+    if not _refresh_claim(run_id):
         return None
     run = SyncRun.objects.select_related("learner").get(pk=run_id)
     try:
@@ -1232,16 +1355,21 @@ def learner_refresh_run(*, run_id: int) -> SyncRun | None:
         )
         run.learners_in_scope = 1
         _refresh_one(work, enrolment)
+        _keep_alive(run)
         officers = OfficerLink.objects.filter(
             Q(officer__main_learners=run.learner) | Q(officer__learner_roles__learner=run.learner)
         ).select_related("officer")
         _plan_officer_details(work, officers.distinct())
+        _keep_alive(run)
         _apply_details(work)
         work.save_counts()
+        SyncRun.objects.filter(pk=run.pk).update(learners_in_scope=1)
+        _remember_failures(work)
     except (SmartAssessorError, ApplicationError) as exc:
         return _finish(run, SyncRun.State.FAILED, _failure_message(exc))
-    SyncRun.objects.filter(pk=run.pk).update(learners_in_scope=1)
-    _remember_failures(work)
+    except Exception as exc:
+        logger.exception("Refresh %s stopped on an unexpected error", run.pk)
+        return _refresh_stopped(run, exc, retry=retry)
     if work.failed:
         return _finish(run, SyncRun.State.FAILED, "; ".join(work.failed.values()))
     return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
@@ -1255,32 +1383,104 @@ def learner_refresh_now(*, learner: Learner, actor=None) -> SyncRun:
         learner=learner,
         requested_by=actor if actor and actor.is_authenticated else None,
     )
-    return learner_refresh_run(run_id=run.pk)
+    return learner_refresh_run(run_id=run.pk, retry=False)
 
 
 # --- Keeping runs moving --------------------------------------------------------------------
 
 
-def sync_runs_sweep() -> int:
-    """Re-queue refreshes whose task was lost; close runs whose worker died. Returns how many
-    rows it touched."""
+def _refreshes_sweep(now: dt.datetime) -> int:
+    """Learners' refreshes: fail those that cannot finish (no worker took them for too long,
+    or a worker stopped on each attempt), take back those whose worker died, and send again
+    those whose task was lost or whose retry is due."""
     from ..tasks import refresh_learner
 
-    now = timezone.now()
-    lost = list(
-        SyncRun.objects.filter(
-            trigger=SyncRun.Trigger.LEARNER,
-            state=SyncRun.State.QUEUED,
-            requested_at__lt=now - REQUEUE_AFTER,
-        ).values_list("pk", flat=True)
+    refreshes = SyncRun.objects.filter(trigger=SyncRun.Trigger.LEARNER)
+    queued, running = SyncRun.State.QUEUED, SyncRun.State.RUNNING
+    gave_up = refreshes.filter(state=queued, requested_at__lt=now - GIVE_UP_AFTER).update(
+        state=SyncRun.State.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error=f"No worker finished this refresh within {GIVE_UP_AFTER.seconds // 60} minutes: "
+        "check that the background worker is running, then press Refresh with Smart Assessor "
+        "again.",
     )
-    for pk in lost:
+    died = refreshes.filter(state=running, lease_until__lt=now)
+    failed = died.filter(attempts__gte=LEARNER_REFRESH_ATTEMPTS).update(
+        state=SyncRun.State.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error=f"The refresh stopped without finishing on each of its {LEARNER_REFRESH_ATTEMPTS} "
+        "attempts (its worker was stopped). Press Refresh with Smart Assessor again; if it "
+        "fails again, tell support.",
+    )
+    lost = refreshes.filter(state=queued).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, requested_at__lt=now - REQUEUE_AFTER)
+    )
+    resent = list(lost.values_list("pk", flat=True))
+    lost.filter(pk__in=resent).update(lease_until=now + REQUEUE_AFTER)
+    for pk, attempts in list(died.values_list("pk", "attempts")):
+        # Conditional: the worker may have come back and finished in the meantime.
+        if refreshes.filter(pk=pk, state=running, attempts=attempts).update(
+            state=queued,
+            lease_until=now + REQUEUE_AFTER,
+            error=f"Attempt {attempts} of {LEARNER_REFRESH_ATTEMPTS} stopped without finishing "
+            "(its worker was stopped). Trying again.",
+        ):
+            resent.append(pk)
+    for pk in resent:
         refresh_learner.delay_on_commit(pk)
+    return gave_up + failed + len(resent)
+
+
+def _approvals_sweep(now: dt.datetime, holder: int | None) -> int:
+    """Approved held runs: sent again while the lock is free (their task was lost, or found the
+    lock taken); held again when they waited too long or their worker died while applying."""
+    runs = SyncRun.objects.exclude(trigger=SyncRun.Trigger.LEARNER).filter(decided_at__isnull=False)
+    touched = 0
+    # Applying holds the lock from before it starts until it ends: one that is applying without
+    # holding it has died. Checked in the UPDATE itself, so a run that just started is safe.
+    applying = runs.filter(state=SyncRun.State.RUNNING).exclude(
+        Exists(SyncLock.objects.filter(run=OuterRef("pk"), expires_at__gt=now))
+    )
+    for run in applying:
+        touched += _held_again(
+            run,
+            "Applying the approved changes stopped without finishing (its worker was stopped).",
+            rows=applying,
+        )
+    too_long = runs.filter(state=SyncRun.State.QUEUED, decided_at__lt=now - APPROVAL_WAITS)
+    for run in too_long:
+        touched += _held_again(
+            run,
+            f"The approved changes were not applied within {APPROVAL_WAITS.seconds // 3600} "
+            "hours (another synchronisation held the lock, or no worker took them).",
+            rows=too_long,
+        )
+    if holder is None:
+        waiting = runs.filter(state=SyncRun.State.QUEUED).filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        )
+        for pk in waiting.values_list("pk", flat=True):
+            touched += 1
+            _approval_send(pk)
+    return touched
+
+
+def sync_runs_sweep() -> int:
+    """Keep every run moving to a state a person can act on: learners' refreshes and approved
+    held runs (above), and daily runs whose worker died, closed as failed. Returns how many
+    rows it touched; each one moved on, so nothing is sent again for ever."""
+    now = timezone.now()
+    touched = _refreshes_sweep(now)
     lock = SyncLock.objects.filter(name=LOCK_NAME).first()
     holder = lock.run_id if lock and lock.expires_at and lock.expires_at > now else None
+    touched += _approvals_sweep(now, holder)
     dead = (
         SyncRun.objects.filter(state=SyncRun.State.RUNNING, started_at__lt=now - STALE_AFTER)
         .exclude(pk=holder)
+        # Refreshes with a lease are the sweeper's above; those without are from before leases.
+        .exclude(trigger=SyncRun.Trigger.LEARNER, lease_until__isnull=False)
         .update(
             state=SyncRun.State.FAILED,
             finished_at=now,
@@ -1288,7 +1488,7 @@ def sync_runs_sweep() -> int:
             "catches up.",
         )
     )
-    return len(lost) + dead
+    return touched + dead
 
 
 # --- The daily schedule (F13): the periodic task is the one source of truth -----------------
