@@ -263,7 +263,9 @@ LOGGING = {
     },
 }
 CELERY_BEAT_SCHEDULE = {
-    "sweep-enrolments": {"task": "smartassessor.tasks.sweep_enrolments", "schedule": 60.0},
+    # Every 10 s: with the enrolment lease of 20 s, a killed worker's enrolment is taken up
+    # again within about 30 s (smartassessor/services/enrolment.py, LEASE).
+    "sweep-enrolments": {"task": "smartassessor.tasks.sweep_enrolments", "schedule": 10.0},
     # The daily synchronisation is not here: it is a periodic task in the database (made by a
     # migration) so that admins can see and change its time.
     "sweep-sync-runs": {"task": "smartassessor.tasks.sweep_sync_runs", "schedule": 60.0},

@@ -257,8 +257,17 @@ class Enrolment(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     enrolled_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(default=dict, help_text="What will be sent, as last built.")
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(
+        default=0,
+        help_text="Attempts counted against the cap; waits Smart Assessor asked for are not.",
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    busy_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Smart Assessor first answered 'busy, try later' (429) in this run of "
+        "attempts; the waits it asks for end in Failed after a time limit from then.",
+    )
     lease_until = models.DateTimeField(
         null=True, blank=True, help_text="A worker holds the enrolment until then."
     )
@@ -308,6 +317,11 @@ class CourseEnrolment(models.Model):
     state = models.CharField(max_length=10, choices=State, default=State.PENDING)
     sa_learner_course_id = models.CharField(max_length=36, blank=True)
     error = models.TextField(blank=True)
+    # A copy of the enrolment's is_current (ending an enrolment sets both), because the
+    # database can only hold an SA course id unique among current enrolments with it on this
+    # row: a learner enrolled again after Support cleared the link adopts the same SA courses
+    # as the ended enrolment, whose rows stay as history.
+    is_current = models.BooleanField(default=True, editable=False)
 
     class Meta:
         constraints = [
@@ -316,8 +330,8 @@ class CourseEnrolment(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["sa_learner_course_id"],
-                condition=~models.Q(sa_learner_course_id=""),
-                name="unique_sa_learner_course_id",
+                condition=models.Q(is_current=True) & ~models.Q(sa_learner_course_id=""),
+                name="unique_current_sa_learner_course_id",
             ),
         ]
 

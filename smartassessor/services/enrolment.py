@@ -1,10 +1,15 @@
 """Create in Smart Assessor (F7–F10, F12, F23): preview, durable background enrolment, manual ID.
 
 An enrolment is a row before any call is made. A worker claims it with a conditional UPDATE and
-a lease, then works through its steps (employer, assessors, learner, one course per available
-qualification), storing each result as it goes, so a retry continues where the last attempt
-stopped. Every POST carries an idempotency key made of the enrolment, the step and the payload;
-a 409 naming an existing record adopts it by the product's rules.
+a short lease that a heartbeat thread renews while it works, then works through its steps
+(employer, assessors, learner, one course per available qualification), storing each result as
+it goes, so a retry continues where the last attempt stopped. Every POST carries an idempotency
+key made of the enrolment, the step and the payload; a 409 naming an existing record adopts it
+by the product's rules.
+
+Every attempt ends in a state a person can act on: each claim counts an attempt (a 429's wait
+excepted), whatever stops the attempt is recorded on the row, and after the last attempt
+(``SMARTASSESSOR_RETRY_DELAYS`` plus one) the row is Failed with Retry.
 """
 
 import dataclasses
@@ -13,10 +18,12 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -50,7 +57,17 @@ from ..models import (
 
 logger = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(minutes=2)
+# A worker holds an enrolment for LEASE after its claim or the heartbeat's last renewal; the
+# heartbeat renews every HEARTBEAT_SECONDS, so a remote call of any length keeps the lease,
+# and a killed worker's lease runs out within LEASE. With the sweeper every 10 s
+# (CELERY_BEAT_SCHEDULE), its enrolment is taken up again within about 30 s.
+LEASE = dt.timedelta(seconds=20)
+HEARTBEAT_SECONDS = 5.0
+# How long an enrolment waits out Smart Assessor's "busy, try later" (429) answers, counted
+# from the first of them, before it is Failed with a message that says SA was busy.
+BUSY_LIMIT = dt.timedelta(minutes=30)
+# The least wait after a 429, whatever Retry-After says, so a busy SA is not asked in a loop.
+BUSY_MIN_WAIT_SECONDS = 1.0
 
 
 # --- Preview (F8) ---------------------------------------------------------------------------
@@ -276,16 +293,21 @@ def enrolment_request(*, learner: Learner, actor) -> tuple[Enrolment, bool]:
             "Smart Assessor would refuse this learner: "
             + " ".join(problem.message for problem in preview.problems)
         )
-    settings = IntegrationSettings.load()
+    return _store_request(preview, IntegrationSettings.load(), actor)
+
+
+def _store_request(
+    preview: Preview, settings: IntegrationSettings, actor
+) -> tuple[Enrolment, bool]:
     try:
         with transaction.atomic():
             enrolment = Enrolment.objects.create(
-                learner=learner, requested_by=actor, payload=_snapshot(preview, settings)
+                learner=preview.learner, requested_by=actor, payload=_snapshot(preview, settings)
             )
             audit_record(actor=actor, action="enrolment requested", instance=enrolment)
             _queue(enrolment)
     except IntegrityError:
-        return Enrolment.objects.get(learner=learner, is_current=True), False
+        return Enrolment.objects.get(learner=preview.learner, is_current=True), False
     return enrolment, True
 
 
@@ -293,13 +315,20 @@ def enrolments_request(*, learners, actor) -> list[Enrolment]:
     """Bulk Create in Smart Assessor (F23): queue every learner Smart Assessor would accept.
 
     Returns each learner's current enrolment; learners with blocking problems are left out.
+    Every row is stored in one transaction, so a request that stops half way (an error, a
+    killed web process) stores none and queues none, and can simply be sent again.
     """
+    settings = IntegrationSettings.load()
+    # The previews only read: built before the transaction, so it holds the write lock
+    # (SQLite's is the whole database) only for the inserts.
+    previews = [enrolment_preview(learner=learner) for learner in learners]
     enrolments = []
-    for learner in learners:
-        try:
-            enrolments.append(enrolment_request(learner=learner, actor=actor)[0])
-        except ApplicationError:
-            continue
+    with transaction.atomic():
+        for preview in previews:
+            if preview.current is not None:
+                enrolments.append(preview.current)
+            elif not preview.problems:
+                enrolments.append(_store_request(preview, settings, actor)[0])
     return enrolments
 
 
@@ -320,6 +349,7 @@ def enrolment_retry(*, enrolment: Enrolment, actor) -> Enrolment:
         ).update(
             state=Enrolment.State.QUEUED,
             attempts=0,
+            busy_since=None,
             next_attempt_at=None,
             lease_until=None,
             last_error="",
@@ -336,21 +366,49 @@ def enrolment_retry(*, enrolment: Enrolment, actor) -> Enrolment:
     return enrolment
 
 
+def _max_attempts() -> int:
+    return len(django_settings.SMARTASSESSOR_RETRY_DELAYS) + 1
+
+
+def _claimable(now: dt.datetime) -> Q:
+    """Rows a worker may claim: queued, retry due, or abandoned (lease run out) with an
+    attempt left."""
+    return (
+        Q(state=Enrolment.State.QUEUED)
+        | Q(state=Enrolment.State.RETRYING, next_attempt_at__lte=now)
+        | Q(state=Enrolment.State.ENROLLING, lease_until__lt=now, attempts__lt=_max_attempts())
+    )
+
+
 def enrolments_due() -> list[int]:
     """Enrolments whose task may have been lost: queued a while ago, retry due, lease expired."""
     now = timezone.now()
     return list(
         Enrolment.objects.filter(is_current=True)
-        .filter(
-            Q(state=Enrolment.State.QUEUED, requested_at__lt=now - dt.timedelta(minutes=1))
-            | Q(state=Enrolment.State.RETRYING, next_attempt_at__lte=now)
-            | Q(state=Enrolment.State.ENROLLING, lease_until__lt=now)
-        )
+        .filter(_claimable(now))
+        .exclude(state=Enrolment.State.QUEUED, requested_at__gte=now - dt.timedelta(minutes=1))
         .values_list("pk", flat=True)
     )
 
 
 def enrolments_sweep() -> int:
+    """Fail the enrolments whose worker stopped during their last attempt, and re-queue the
+    ones whose task may have been lost. Returns how many were re-queued."""
+    abandoned = Enrolment.objects.filter(
+        is_current=True,
+        state=Enrolment.State.ENROLLING,
+        lease_until__lt=timezone.now(),
+        attempts__gte=_max_attempts(),
+    )
+    for pk, attempts in abandoned.values_list("pk", "attempts"):
+        message = (
+            f"The worker stopped while working on this enrolment, {attempts} attempts in all. "
+            "Press Retry; if it happens again, tell support."
+        )
+        if abandoned.filter(pk=pk).update(
+            state=Enrolment.State.FAILED, lease_until=None, next_attempt_at=None, last_error=message
+        ):
+            logger.warning("Enrolment %s failed: %s", pk, message)
     due = enrolments_due()
     for pk in due:
         _queue(Enrolment(pk=pk))
@@ -373,11 +431,7 @@ def _claim(enrolment_id: int) -> Enrolment | None:
     now = timezone.now()
     claimed = (
         Enrolment.objects.filter(pk=enrolment_id, is_current=True)
-        .filter(
-            Q(state=Enrolment.State.QUEUED)
-            | Q(state=Enrolment.State.RETRYING, next_attempt_at__lte=now)
-            | Q(state=Enrolment.State.ENROLLING, lease_until__lt=now)
-        )
+        .filter(_claimable(now))
         .update(
             state=Enrolment.State.ENROLLING, lease_until=now + LEASE, attempts=F("attempts") + 1
         )
@@ -392,8 +446,44 @@ def _key(enrolment: Enrolment, step: str, body: dict) -> str:
     return f"enr{enrolment.pk}-{step}-{digest[:20]}"
 
 
+def _held(enrolment: Enrolment):
+    """The row while this attempt still holds it (the attempt count names the claim)."""
+    return Enrolment.objects.filter(
+        pk=enrolment.pk, state=Enrolment.State.ENROLLING, attempts=enrolment.attempts
+    )
+
+
 def _renew_lease(enrolment: Enrolment) -> None:
-    Enrolment.objects.filter(pk=enrolment.pk).update(lease_until=timezone.now() + LEASE)
+    # NOWAIT: a row locked by another transaction is left for the next beat rather than
+    # blocking the heartbeat (and the attempt that waits for it to stop).
+    try:
+        with transaction.atomic():
+            if list(_held(enrolment).select_for_update(nowait=True).values_list("pk")):
+                _held(enrolment).update(lease_until=timezone.now() + LEASE)
+    except DatabaseError:
+        logger.info("Enrolment %s: lease not renewed this time", enrolment.pk, exc_info=True)
+
+
+@contextmanager
+def _heartbeat(enrolment: Enrolment) -> Iterator[None]:
+    """Renew the lease every HEARTBEAT_SECONDS while the block runs, in a thread of its own,
+    so that a long remote call never outlives the lease and a dead worker's soon runs out."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                _renew_lease(enrolment)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"enrolment-{enrolment.pk}-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def enrolment_run(*, enrolment_id: int) -> Enrolment | None:
@@ -402,20 +492,37 @@ def enrolment_run(*, enrolment_id: int) -> Enrolment | None:
     if enrolment is None:
         return None
     try:
-        client = client_from_settings()
-        _enrol(client, enrolment)
+        with _heartbeat(enrolment):
+            client = client_from_settings()
+            _enrol(client, enrolment)
     except _Permanent as exc:
         _finish_failed(enrolment, exc.message, exc.field_errors)
     except ApplicationError as exc:
         _finish_failed(enrolment, exc.message)
     except (AuthenticationFailed, Forbidden) as exc:
         _finish_failed(enrolment, f"Smart Assessor refused the integration's credentials: {exc}")
-    except (Transient, RateLimited) as exc:
+    except RateLimited as exc:
+        _wait_while_busy(enrolment, exc)
+    except Transient as exc:
         _schedule_retry(enrolment, str(exc))
     except SmartAssessorError as exc:
         _finish_failed(enrolment, f"Smart Assessor answered unexpectedly: {exc}")
+    except Exception as exc:
+        # Anything else (a bug, bad data, the database) must not leave the row Enrolling
+        # with no word: it counts as an attempt like an outage, and the last one fails.
+        logger.exception("Enrolment %s: unexpected error", enrolment.pk)
+        _usable_connection()
+        _schedule_retry(enrolment, "", unexpected=type(exc).__name__)
     enrolment.refresh_from_db()
     return enrolment
+
+
+def _usable_connection() -> None:
+    """After a database error, make sure the row can still be written. The task runs in
+    autocommit: a failed statement rolled back its own transaction (and a step's atomic block
+    its own), so only a broken connection is left to replace."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
 
 
 def _finish_failed(enrolment: Enrolment, message: str, field_errors: dict | None = None) -> None:
@@ -429,25 +536,66 @@ def _finish_failed(enrolment: Enrolment, message: str, field_errors: dict | None
     )
 
 
-def _schedule_retry(enrolment: Enrolment, message: str) -> None:
+def _schedule_retry(enrolment: Enrolment, message: str, *, unexpected: str = "") -> None:
+    """Another attempt after the delay for this one, or Failed after the last attempt.
+    ``unexpected`` names the exception when the attempt was stopped by one."""
     attempts = Enrolment.objects.values_list("attempts", flat=True).get(pk=enrolment.pk)
     delays = django_settings.SMARTASSESSOR_RETRY_DELAYS
+    what = f"An unexpected error stopped the enrolment ({unexpected})"
     if attempts > len(delays):
-        _finish_failed(
-            enrolment,
-            f"Smart Assessor could not be reached after {attempts} attempts ({message}). "
-            "Press Retry when it is back.",
-        )
+        if unexpected:
+            message = (
+                f"{what} on attempt {attempts}, the last. Press Retry; if it happens again, "
+                "tell support."
+            )
+        else:
+            message = (
+                f"Smart Assessor could not be reached after {attempts} attempts ({message}). "
+                "Press Retry when it is back."
+            )
+        _finish_failed(enrolment, message)
         return
+    if unexpected:
+        message = f"{what}. It will be tried again automatically (attempt {attempts} of "
+        message += f"{len(delays) + 1})."
     delay = delays[attempts - 1] * random.uniform(0.8, 1.2)
+    _retry_in(enrolment, delay, last_error=message)
+
+
+def _retry_in(enrolment: Enrolment, delay: float, **fields) -> None:
     with transaction.atomic():
         Enrolment.objects.filter(pk=enrolment.pk).update(
             state=Enrolment.State.RETRYING,
             lease_until=None,
             next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
-            last_error=message,
+            **fields,
         )
         _queue(enrolment, countdown=delay)
+
+
+def _wait_while_busy(enrolment: Enrolment, exc: RateLimited) -> None:
+    """SA answered 429 (busy, try later): wait as long as it asks, without using an attempt,
+    until BUSY_LIMIT has passed since its first such answer."""
+    now = timezone.now()
+    busy_since = Enrolment.objects.values_list("busy_since", flat=True).get(pk=enrolment.pk) or now
+    if now - busy_since >= BUSY_LIMIT:
+        minutes = max(1, round((now - busy_since).total_seconds() / 60))
+        _finish_failed(
+            enrolment,
+            f"Smart Assessor was busy: for {minutes} minutes it answered every attempt with "
+            '"too many requests, try later". Press Retry later.',
+        )
+        return
+    # Never less than asked; spread out so that enrolments told to wait together do not
+    # come back together.
+    delay = max(exc.retry_after, BUSY_MIN_WAIT_SECONDS) * random.uniform(1.0, 1.5)
+    _retry_in(
+        enrolment,
+        delay,
+        attempts=F("attempts") - 1,
+        busy_since=busy_since,
+        last_error=f"Smart Assessor is busy and asked to wait; trying again in {delay:.0f} s.",
+    )
 
 
 def _enrol(client: SmartAssessorClient, enrolment: Enrolment) -> None:
@@ -480,6 +628,7 @@ def _enrol(client: SmartAssessorClient, enrolment: Enrolment) -> None:
         enrolled_at=enrolment.enrolled_at or now,
         lease_until=None,
         next_attempt_at=None,
+        busy_since=None,
         last_error="",
         field_errors={},
     )
@@ -551,7 +700,6 @@ def _ensure(client, enrolment: Enrolment, party: _Party, owner) -> int:
     link = party.link_model.objects.filter(**{party.owner_field: owner}).first()
     if link is not None:
         return getattr(link, party.id_field)
-    _renew_lease(enrolment)
     found = party.find(client, str(owner.pk)).items
     if found:
         sa_id = found[0].smart_assessor_id
@@ -608,8 +756,7 @@ def _ensure_learner(
     client, enrolment: Enrolment, settings, *, employer_id: int | None, assessor_id: int | None
 ) -> str:
     learner = enrolment.learner
-    _renew_lease(enrolment)
-    if enrolment.attempts > 1:
+    if enrolment.attempts > 1 or enrolment.busy_since is not None:
         # An earlier attempt may have created the learner and lost the answer.
         found = client.learner_page(mis_learner_id=learner.ident, page_size=1).items
         if found:
@@ -682,7 +829,6 @@ def _enrol_courses(
         if course.state == CourseEnrolment.State.REFUSED:
             refused += 1
             continue
-        _renew_lease(enrolment)
         payload = mapping.course_payload(
             mapping.CourseSource(
                 learner_qualification=lq,
@@ -793,6 +939,8 @@ def learner_sa_id_clear(*, learner: Learner, reason: str, actor) -> None:
 
 
 def _end(enrolment: Enrolment, *, actor, reason: str) -> None:
+    """End the enrolment, keeping it and its courses as history; called within a transaction."""
     Enrolment.objects.filter(pk=enrolment.pk).update(
         is_current=False, ended_at=timezone.now(), ended_by=actor, end_reason=reason
     )
+    CourseEnrolment.objects.filter(enrolment=enrolment).update(is_current=False)

@@ -1,8 +1,12 @@
 """Create in Smart Assessor end to end: the pages, PostgreSQL, Redis, a real Celery worker and
 the sandbox over HTTP, with faults injected in the sandbox."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import connection
@@ -13,6 +17,7 @@ from smartassessor.client import SmartAssessorClient
 from smartassessor.models import Enrolment, LinkRefresh
 from smartassessor.services import enrolment as service
 from smartassessor.services import links
+from tests.environment import REDIS_URL
 from tests.factories import (
     LearnerFactory,
     LearnerQualificationFactory,
@@ -20,6 +25,7 @@ from tests.factories import (
     QualificationFactory,
     UserFactory,
 )
+from tests.fixtures.worker import FAST_RETRY_DELAYS, REPOSITORY, _database_url
 
 pytestmark = [
     pytest.mark.postgres,
@@ -151,4 +157,78 @@ def test_ten_concurrent_confirmations_make_one_sa_learner(enrollable, sa_sandbox
     assert sorted(outcomes) == [False] * 9 + [True]
     _wait_for(enrollable, Enrolment.State.ENROLLED)
     assert Enrolment.objects.filter(learner=enrollable).count() == 1
+    assert len(_sa_learners(sa_sandbox, enrollable.ident)) == 1
+
+
+def _start_worker(queue: str, log_path) -> subprocess.Popen:
+    """A worker of one process (solo pool), so that killing it kills everything it runs."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_QUEUE": queue,
+        "CACHE_URL": REDIS_URL,
+        "SMARTASSESSOR_RETRY_DELAYS": FAST_RETRY_DELAYS,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "picsweb", "worker", "--pool", "solo",
+                "--loglevel", "INFO", "--queues", queue,
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+            ],
+            cwd=REPOSITORY,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + WAIT_SECONDS
+    while "ready." not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("The worker did not start:\n" + log_path.read_text())
+        time.sleep(0.1)
+    return process
+
+
+def test_a_worker_killed_mid_enrolment_is_replaced_within_30_s(
+    enrollable, sa_sandbox, staff_user, tmp_path, monkeypatch
+):
+    from django.conf import settings
+
+    from smartassessor.tasks import enrol_learner
+
+    victim_queue = f"victim-{uuid.uuid4().hex[:12]}"
+    victim = _start_worker(victim_queue, tmp_path / "victim.log")
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(service, "_queue", lambda enrolment, countdown=0: None)
+            enrolment, _ = service.enrolment_request(learner=enrollable, actor=staff_user)
+        sa_sandbox.faults(latency_ms=3000)  # each call takes 3 s: the victim is mid-call
+        enrol_learner.apply_async((enrolment.pk,), queue=victim_queue)
+        _wait_for(enrollable, Enrolment.State.ENROLLING)
+        time.sleep(1)
+        victim.kill()
+        victim.wait()
+        killed_at = time.monotonic()
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    sa_sandbox.faults(latency_ms=0)
+
+    # Beat would run the sweeper at this interval; the fixture's worker takes up what it queues.
+    sweep_every = settings.CELERY_BEAT_SCHEDULE["sweep-enrolments"]["schedule"]
+    while Enrolment.objects.get(pk=enrolment.pk).attempts < 2:
+        assert time.monotonic() - killed_at < 45, "the killed worker's enrolment was not taken up"
+        service.enrolments_sweep()
+        for _ in range(int(sweep_every * 10)):
+            if Enrolment.objects.get(pk=enrolment.pk).attempts >= 2:
+                break
+            time.sleep(0.1)
+    taken_up_after = time.monotonic() - killed_at
+
+    assert taken_up_after <= 31
+    finished = _wait_for(enrollable, Enrolment.State.ENROLLED)
+    assert finished.attempts == 2
     assert len(_sa_learners(sa_sandbox, enrollable.ident)) == 1
