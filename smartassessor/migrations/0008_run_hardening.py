@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("smartassessor", "0006_integration_admin_reads_the_records"),
+        ("smartassessor", "0007_enrolment_hardening"),
     ]
 
     operations = [
