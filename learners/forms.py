@@ -135,6 +135,8 @@ class LearnerForm(RecordForm):
         if self.instance.pk:
             # Other systems, Smart Assessor among them, know the learner by this code.
             self.fields["ident"].disabled = True
+            # Kept exactly as stored, so an ident saved before the rule is not changed by trimming.
+            self.fields["ident"].strip = False
             self.fields["ident"].help_text = "The Learner Ident cannot change once it is set."
 
 
