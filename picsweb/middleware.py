@@ -1,8 +1,8 @@
 """Requests holding a NUL character are refused with a clear 400 before any view sees them.
 
 No field can store NUL and PostgreSQL refuses it in any query (psycopg raises ValueError, a
-500), whether it came in the path, the query string, a cookie, a form or a JSON body. People do
-not type it; a paste from a binary file or a hostile client does.
+500), whether it came in the path, the query string, a cookie or other header, a form or a JSON
+body. People do not type it; a paste from a binary file or a hostile client does.
 """
 
 import re
@@ -30,6 +30,9 @@ def _where_nul(request: HttpRequest) -> str | None:
         return "in the address's search or filters"
     if any(NUL in key or NUL in value for key, value in request.COOKIES.items()):
         return "in a cookie"
+    # The API's token arrives in a header and is looked up in the database.
+    if any(NUL in str(value) for key, value in request.META.items() if key.startswith("HTTP_")):
+        return "in a header"
     content_type = request.content_type or ""
     is_form = content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
     is_json = content_type == "application/json" or content_type.endswith("+json")

@@ -216,3 +216,10 @@ def test_an_attended_review_needs_its_actual_date(staff_client):
     assert field_error(added.content.decode(), "actual_at") == message
     assert field_error(edited.content.decode(), "actual_at") == message
     assert list(Review.objects.values_list("attendance", flat=True)) == ["unknown"]
+
+
+def test_a_nul_in_the_api_token_header_answers_400(client, db):
+    response = client.get("/api/learners/", headers={"Authorization": "Token abc\x00def"})
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(NUL_MESSAGE + " in a header")

@@ -223,6 +223,8 @@ def test_a_legacy_learners_other_details_stay_editable(staff_client):
     learner.refresh_from_db()
     assert response.status_code == 302
     assert (learner.ident, learner.first_name) == ("2026/001", "Renamed")
+    form = staff_client.get(url).content.decode()
+    assert "This Learner Ident was stored before the rule" in form
 
 
 # --- The API ------------------------------------------------------------------------------------
