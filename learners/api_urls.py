@@ -4,9 +4,9 @@ from . import api
 
 urlpatterns = [
     path("learners/", api.LearnerListAPI.as_view(), name="api-learner-list"),
-    path("learners/<str:ident>/", api.LearnerDetailAPI.as_view(), name="api-learner-detail"),
+    path("learners/<ident:ident>/", api.LearnerDetailAPI.as_view(), name="api-learner-detail"),
     path(
-        "learners/<str:ident>/delivery-plan/",
+        "learners/<ident:ident>/delivery-plan/",
         api.DeliveryPlanAPI.as_view(),
         name="api-delivery-plan",
     ),

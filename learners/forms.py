@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models as db_models
 from django.db.models import Q
 
@@ -135,7 +136,17 @@ class LearnerForm(RecordForm):
         if self.instance.pk:
             # Other systems, Smart Assessor among them, know the learner by this code.
             self.fields["ident"].disabled = True
+            # Kept exactly as stored, so an ident saved before the rule is not changed by trimming.
+            self.fields["ident"].strip = False
             self.fields["ident"].help_text = "The Learner Ident cannot change once it is set."
+            try:
+                validators.validate_ident(self.instance.ident)
+            except ValidationError:
+                self.fields["ident"].help_text = (
+                    "This Learner Ident was stored before the rule (1 to 12 letters, digits "
+                    "and spaces). It keeps working; an Integration admin can give the learner "
+                    "a new one in the Django admin."
+                )
 
 
 class OfficerForm(RecordForm):

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -159,7 +160,8 @@ class Learner(models.Model):
         "Learner Ident",
         max_length=32,
         unique=True,
-        help_text="The MIS's own unique code for the learner.",
+        help_text="The MIS's own unique code for the learner: up to 12 letters, digits and "
+        "spaces, as the ILR's learner reference number.",
         error_messages={"unique": "Another learner already has this Learner Ident."},
     )
     lrn = models.CharField(
@@ -210,6 +212,13 @@ class Learner(models.Model):
             models.Index(fields=["status"]),
         ]
         constraints = [
+            # Smart Assessor and the ILR would take PW000101 and pw000101 for one learner.
+            models.UniqueConstraint(
+                Lower("ident"),
+                name="learner_ident_unique_ignoring_case",
+                violation_error_message="Another learner already has this Learner Ident "
+                "(capitals and small letters count as the same).",
+            ),
             models.CheckConstraint(
                 condition=Q(planned_end_date__gt=models.F("start_date")),
                 name="learner_planned_end_after_start",
@@ -233,15 +242,72 @@ class Learner(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.surname}"
 
+    def _stored_ident(self) -> str | None:
+        if self._state.adding:
+            return None
+        return Learner.objects.filter(pk=self.pk).values_list("ident", flat=True).first()
+
     def clean_fields(self, exclude=None) -> None:
         # Tidied before the field validators see them: "ab 12 34 56 c" is AB123456C.
         _clean_postcode(self)
         self.ni_number = validators.normalise_ni_number(self.ni_number)
         self.email = self.email.strip()
-        super().clean_fields(exclude=exclude)
+        exclude = set(exclude or ())
+        errors = {}
+        # A new or changed ident must follow the rule. One stored before the rule existed keeps
+        # working (and the learner's other details stay editable) until someone changes it.
+        if "ident" not in exclude and self.ident != self._stored_ident():
+            self.ident = validators.normalise_ident(self.ident)
+            try:
+                validators.validate_ident(self.ident)
+            except ValidationError as error:
+                errors["ident"] = error.error_list
+                exclude.add("ident")
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
 
     def clean(self) -> None:
+        if self.date_of_birth and self.date_of_birth > timezone.localdate():
+            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
         _check_end_dates(self)
+
+    def validate_unique(self, exclude=None) -> None:
+        """The ident and the ULN each belong to one learner; the message names the other one."""
+        exclude = set(exclude or ())
+        errors = {}
+        try:
+            # The ident is checked below, without regard to letter case.
+            super().validate_unique(exclude={*exclude, "ident"})
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        others = Learner.objects.exclude(pk=self.pk) if self.pk else Learner.objects.all()
+        if "ident" not in exclude and self.ident:
+            other = others.filter(ident__iexact=self.ident).first()
+            if other:
+                errors.setdefault("ident", []).append(
+                    ValidationError(
+                        "Another learner already has this Learner Ident. It belongs to "
+                        f"{other.full_name} ({other.ident}); capitals and small letters count "
+                        "as the same.",
+                        code="unique",
+                    )
+                )
+        if "uln" not in exclude and self.uln:
+            other = others.filter(uln=self.uln).first()
+            if other:
+                errors.setdefault("uln", []).append(
+                    ValidationError(
+                        f"This ULN is already recorded for {other.full_name} ({other.ident}); "
+                        "a ULN belongs to one learner only.",
+                        code="uln_unique",
+                    )
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class LearnerOfficerRole(models.Model):
@@ -372,6 +438,10 @@ class LearnerQualification(models.Model):
 
     def clean(self) -> None:
         _check_end_dates(self)
+        if self.status == QualificationStatus.COMPLETED and not self.actual_end_date:
+            raise ValidationError(
+                {"actual_end_date": "A completed qualification needs its actual end date."}
+            )
 
     @property
     def pace(self) -> str:
@@ -420,3 +490,9 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.review_type or 'Review'} for {self.learner.ident}"
+
+    def clean(self) -> None:
+        if self.attendance == Attendance.ATTENDED and not self.actual_at:
+            raise ValidationError(
+                {"actual_at": "An attended review needs its actual date and time."}
+            )

@@ -4,7 +4,7 @@ from . import views
 
 app_name = "learners"
 
-learner = "learners/<str:ident>"
+learner = "learners/<ident:ident>"
 
 urlpatterns = [
     path("learners/", views.LearnerListView.as_view(), name="list"),

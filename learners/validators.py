@@ -12,6 +12,37 @@ POSTCODE_PATTERN = re.compile(r"^(?:[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}|GIR 0
 NI_PATTERN = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
 NI_FORBIDDEN_PREFIXES = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The ILR's rule for LearnRefNumber: the ident is sent to Smart Assessor as MISLearnerId and an
+# ILR import maps LearnRefNumber onto it, so an ident that breaks it would be refused later on.
+IDENT_MAX_LENGTH = 12
+IDENT_CHARACTER = re.compile(r"[A-Za-z0-9 ]")
+
+
+def normalise_ident(value: str) -> str:
+    return (value or "").strip()
+
+
+def _shown(character: str) -> str:
+    return f"“{character}”" if character.isprintable() else f"U+{ord(character):04X}"
+
+
+def validate_ident(value: str) -> None:
+    """Letters A-Z and a-z, digits and spaces, 1 to 12 of them (after trimming)."""
+    refused = sorted({c for c in value if not IDENT_CHARACTER.fullmatch(c)})
+    if refused:
+        raise ValidationError(
+            "A Learner Ident may hold only the letters A to Z (capital or small), the digits "
+            f"0 to 9 and spaces, not {', '.join(_shown(c) for c in refused)}: for example "
+            "2026 001 or PW000101.",
+            code="ident_characters",
+        )
+    if not value:
+        raise ValidationError("Enter a Learner Ident.", code="ident_empty")
+    if len(value) > IDENT_MAX_LENGTH:
+        raise ValidationError(
+            f"A Learner Ident is at most {IDENT_MAX_LENGTH} characters; this one has {len(value)}.",
+            code="ident_length",
+        )
 
 
 def uln_is_valid(value: str) -> bool:

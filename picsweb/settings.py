@@ -54,7 +54,11 @@ SECRET_KEY = _secret("SECRET_KEY")
 # first key encrypts, every key decrypts.
 FIELD_ENCRYPTION_KEYS = _secret("FIELD_ENCRYPTION_KEY").split(",")
 
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# Off unless a developer asks (DEBUG=true): `make run` shows the product's error pages, never
+# Django's technical ones. WhiteNoise serves the static files from the apps' folders without
+# collectstatic, which runserver does only with DEBUG.
+DEBUG = env.bool("DEBUG", default=False)
+WHITENOISE_USE_FINDERS = not PRODUCTION
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -80,6 +84,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "picsweb.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

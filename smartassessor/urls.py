@@ -20,19 +20,19 @@ urlpatterns = [
 ]
 
 urlpatterns += [
-    path("learners/<str:ident>/preview/", enrolment_views.preview, name="enrol_preview"),
-    path("learners/<str:ident>/enrol/", enrolment_views.confirm, name="enrol_confirm"),
-    path("learners/<str:ident>/status/", enrolment_views.status, name="enrol_status"),
-    path("learners/<str:ident>/retry/", enrolment_views.retry, name="enrol_retry"),
-    path("learners/<str:ident>/smart-assessor-id/", enrolment_views.set_sa_id, name="set_sa_id"),
+    path("learners/<ident:ident>/preview/", enrolment_views.preview, name="enrol_preview"),
+    path("learners/<ident:ident>/enrol/", enrolment_views.confirm, name="enrol_confirm"),
+    path("learners/<ident:ident>/status/", enrolment_views.status, name="enrol_status"),
+    path("learners/<ident:ident>/retry/", enrolment_views.retry, name="enrol_retry"),
+    path("learners/<ident:ident>/smart-assessor-id/", enrolment_views.set_sa_id, name="set_sa_id"),
     path("bulk/preview/", enrolment_views.bulk_preview, name="bulk_preview"),
     path("bulk/enrol/", enrolment_views.bulk_confirm, name="bulk_confirm"),
     path("bulk/results/", enrolment_views.bulk_results, name="bulk_results"),
 ]
 
 urlpatterns += [
-    path("learners/<str:ident>/refresh/", sync_views.refresh, name="sync_refresh"),
-    path("learners/<str:ident>/sync-history/", sync_views.learner_history, name="sync_history"),
+    path("learners/<ident:ident>/refresh/", sync_views.refresh, name="sync_refresh"),
+    path("learners/<ident:ident>/sync-history/", sync_views.learner_history, name="sync_history"),
     path("sync/runs/", sync_views.runs, name="sync_runs"),
     path("sync/runs/<int:pk>/", sync_views.run_detail, name="sync_run"),
     path("sync/runs/<int:pk>/approve/", sync_views.run_approve, name="sync_run_approve"),

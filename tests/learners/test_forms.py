@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 def learner_data(**changes) -> dict:
     data = {
-        "ident": "NEW-1",
+        "ident": "NEW1",
         "lrn": "LRN777",
         "uln": "1234567899",
         "first_name": "Priya",
@@ -68,8 +68,8 @@ def test_adding_a_learner_normalises_and_goes_to_the_delivery_plan(staff_client)
         follow=True,
     )
 
-    learner = Learner.objects.get(ident="NEW-1")
-    assert response.redirect_chain == [("/learners/NEW-1/delivery-plan/", 302)]
+    learner = Learner.objects.get(ident="NEW1")
+    assert response.redirect_chain == [("/learners/NEW1/delivery-plan/", 302)]
     assert learner.postcode == "S1 2AB"
     assert learner.ni_number == "AB123456C"
     assert learner.main_officer == officer
@@ -103,7 +103,7 @@ def test_bad_learner_data_is_shown_next_to_its_field_and_nothing_is_saved(
 
 
 def test_an_ident_already_taken_is_refused(staff_client):
-    LearnerFactory(ident="NEW-1")
+    LearnerFactory(ident="NEW1")
 
     page = staff_client.post("/learners/add/", learner_data()).content.decode()
 

@@ -262,9 +262,14 @@ def test_a_progress_figure_outside_0_to_100_is_refused(percent):
 
 
 def test_a_learner_ident_already_in_use_is_refused():
-    LearnerFactory(ident="PW000101")
+    LearnerFactory(ident="PW000101", first_name="Sam", surname="Taylor")
     errors = validation_errors(learner(ident="PW000101"))
-    assert errors == {"ident": ["Another learner already has this Learner Ident."]}
+    assert errors == {
+        "ident": [
+            "Another learner already has this Learner Ident. It belongs to Sam Taylor "
+            "(PW000101); capitals and small letters count as the same."
+        ]
+    }
 
 
 def test_a_qualification_goes_on_a_plan_once():
