@@ -238,6 +238,11 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 SMARTASSESSOR_RETRY_DELAYS = env.list(
     "SMARTASSESSOR_RETRY_DELAYS", cast=float, default=[5, 20, 60, 180, 600]
 )
+# Without Redis, every process on this machine takes its Smart Assessor tokens from one
+# bucket kept in this file (under a file lock).
+SMARTASSESSOR_RATE_LIMIT_FILE = Path(
+    env.str("SMARTASSESSOR_RATE_LIMIT_FILE", default=str(VAR_DIR / "smartassessor-rate.lock"))
+)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
