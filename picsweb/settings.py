@@ -205,7 +205,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-BROKER_DIR = VAR_DIR / "broker"
+# The filesystem broker's folders; a test or benchmark gives its processes a folder of their own.
+BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     # kombu's filesystem transport: a real broker in a folder, shared by the local processes.
