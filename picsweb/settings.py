@@ -210,13 +210,18 @@ BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     # kombu's filesystem transport: a real broker in a folder, shared by the local processes.
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Else kombu keeps its exchange table in ./control, wherever the process started.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu's default of 1 s between looks at an empty folder also holds each worker
+        # process up to 1 s after every task (about 2 enrolments a second with two).
+        "polling_interval": 0.1,
     }
 else:
     # Redis redelivers an unacknowledged task after this many seconds; every retry delay and
