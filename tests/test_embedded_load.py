@@ -7,16 +7,10 @@ Enrolled and Smart Assessor holds each learner, employer and assessor once.
 """
 
 import collections
-import sqlite3
-import threading
-import time
-from contextlib import closing
 
 import pytest
-import requests
 
-from smartassessor.client import LocalRateLimiter, SmartAssessorClient
-from tests.fixtures.embedded import EmbeddedDeployment
+from tests.fixtures.embedded import EmbeddedDeployment, bulk_create_under_load, sa_mis_ids
 
 LEARNERS = 100
 # The sandbox answers at once (latency 0) and allows 20 requests a second, the limit of
@@ -38,72 +32,20 @@ def deployment(tmp_path, sandbox):
         print(f"--- {name}.log ---\n{text[-20000:]}")
 
 
-def enrolment_states(database) -> tuple[collections.Counter, list[str]]:
-    """How many enrolments are in each state, and the ident of each enrolment's learner."""
-    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=20)) as db:
-        rows = db.execute(
-            "SELECT e.state, l.ident FROM smartassessor_enrolment e "
-            "JOIN learners_learner l ON l.id = e.learner_id"
-        ).fetchall()
-    return collections.Counter(state for state, _ in rows), [ident for _, ident in rows]
-
-
-def request_pages(deployment, pages, stop, answers):
-    """A member of staff reading pages while the bulk runs; every status code is kept."""
-    session = deployment.login()
-    while not stop.is_set():
-        for page in pages():
-            try:
-                answer = session.get(deployment.url + page, allow_redirects=False, timeout=30)
-                answers.append((page, answer.status_code))
-            except requests.RequestException as exc:
-                answers.append((page, repr(exc)))
-
-
 def test_a_bulk_create_of_100_learners_with_two_workers_while_pages_are_read(deployment, sandbox):
     idents = [f"LD{n:06d}" for n in range(LEARNERS)]
     deployment.migrate_and_seed(sandbox=sandbox, idents=idents, rate=CLIENT_RATE)
     deployment.start_worker(concurrency=2)
     deployment.start_web()
-    staff = deployment.login()
-    results_page = []
-    pages = lambda: [  # noqa: E731
-        "/",
-        "/learners/?q=LD00",
-        "/learners/",
-        f"/learners/{idents[7]}/delivery-plan/",
-        *results_page,
-    ]
-    stop, answers = threading.Event(), []
-    reader = threading.Thread(target=request_pages, args=(deployment, pages, stop, answers))
-    reader.start()
-    started = time.monotonic()
-    try:
-        bulk = staff.post(
-            deployment.url + "/smartassessor/bulk/enrol/",
-            data={"learners": idents, "csrfmiddlewaretoken": staff.cookies["csrftoken"]},
-            allow_redirects=False,
-            timeout=60,
-        )
-        assert bulk.status_code == 302, bulk.text[:2000]
-        results_page.append(bulk.headers["Location"])
-        deadline = started + ENROLLED_WITHIN_SECONDS
-        while time.monotonic() < deadline:
-            states, _ = enrolment_states(deployment.database)
-            if states["enrolled"] == LEARNERS:
-                break
-            time.sleep(0.5)
-        results = staff.get(deployment.url + results_page[0], timeout=30)
-    finally:
-        stop.set()
-        reader.join(60)
 
-    states, enrolled_idents = enrolment_states(deployment.database)
-    assert states == {"enrolled": LEARNERS}, f"after {time.monotonic() - started:.0f} s"
-    assert sorted(enrolled_idents) == idents  # one enrolment each
-    assert results.status_code == 200
-    assert results.text.count("Enrolled") >= LEARNERS
+    load = bulk_create_under_load(deployment, idents=idents, timeout=ENROLLED_WITHIN_SECONDS)
 
+    assert load.states == {"enrolled": LEARNERS}, f"after {load.seconds:.0f} s"
+    assert sorted(load.enrolled_idents) == idents  # one enrolment each
+    assert load.results_status == 200
+    assert load.results_html.count("Enrolled") >= LEARNERS
+
+    answers = load.answers
     statuses = collections.Counter(status for _, status in answers)
     assert len(answers) > 20 and len({page for page, _ in answers}) == 5, statuses
     assert set(statuses) <= {200, 302}, [a for a in answers if a[1] not in (200, 302)][:10]
@@ -116,17 +58,9 @@ def test_a_bulk_create_of_100_learners_with_two_workers_while_pages_are_read(dep
     assert stats["RateLimited"] == 0, stats
     # The broker kept its files in the deployment's folder, not in the working directory.
     assert list((deployment.folder / "broker" / "control").glob("*.exchange"))
-    sa = SmartAssessorClient(
-        base_url=sandbox.url,
-        username=sandbox.username,
-        password=sandbox.password,
-        client_key=sandbox.client_key,
-        rate_limiter=LocalRateLimiter(rate=SA_LIMIT / 2),  # alone now
-    )
-    in_sa = [learner.mis_learner_id for learner in sa.learner_list(page_size=500)]
-    employers = [e.mis_employer_id for e in sa.employer_list(page_size=500) if e.mis_employer_id]
-    assessors = [a.mis_assessor_id for a in sa.assessor_list(page_size=500) if a.mis_assessor_id]
-    sa.close()
-    assert sorted(ident for ident in in_sa if ident and ident.startswith("LD")) == idents
-    assert len(employers) == len(set(employers)) and len(set(employers)) >= 6
-    assert len(assessors) == len(set(assessors)) and len(set(assessors)) >= 4
+    in_sa = sa_mis_ids(sandbox)
+    assert sorted(i for i in in_sa["learners"] if i and i.startswith("LD")) == idents
+    employers = [i for i in in_sa["employers"] if i]
+    assessors = [i for i in in_sa["assessors"] if i]
+    assert len(employers) == len(set(employers)) >= 6
+    assert len(assessors) == len(set(assessors)) >= 4
