@@ -213,17 +213,23 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-BROKER_DIR = VAR_DIR / "broker"
+# The filesystem broker's folders; a test or benchmark gives its processes a folder of their own.
+BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     # kombu's filesystem transport: a real broker in a folder, shared by the local processes.
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Else kombu keeps its exchange table in ./control, wherever the process started.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu's default of 1 s between looks at an empty folder also holds each worker
+        # process up to 1 s after every task (about 2 enrolments a second with two).
+        "polling_interval": 0.1,
     }
 else:
     # Redis redelivers an unacknowledged task after this many seconds; every retry delay and
@@ -245,6 +251,11 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # the enrolment fails and waits for a person to press Retry.
 SMARTASSESSOR_RETRY_DELAYS = env.list(
     "SMARTASSESSOR_RETRY_DELAYS", cast=float, default=[5, 20, 60, 180, 600]
+)
+# Without Redis, every process on this machine takes its Smart Assessor tokens from one
+# bucket kept in this file (under a file lock).
+SMARTASSESSOR_RATE_LIMIT_FILE = Path(
+    env.str("SMARTASSESSOR_RATE_LIMIT_FILE", default=str(VAR_DIR / "smartassessor-rate.lock"))
 )
 
 # --- Logging --------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 ``client_from_settings`` is the only place a ``SmartAssessorClient`` is built from the
 ``IntegrationSettings`` record. Its access token lives in Django's cache, so every process of
-the deployment shares one; its rate limiter is a token bucket in Redis when the cache is Redis
-(shared by every worker) and one per process otherwise. One client is kept per process and
-reused while the settings stay the same, so its HTTP connections are reused too.
+the deployment shares one, and they share its rate limiter too: a token bucket in Redis when the
+cache is Redis, otherwise in a file under ``var/`` (the embedded set-up, one machine). One client
+is kept per process and reused while the settings stay the same, so its HTTP connections are
+reused too.
 """
 
 import dataclasses
@@ -23,7 +24,6 @@ from picsweb.errors import ApplicationError
 
 from .client import (
     AuthenticationFailed,
-    LocalRateLimiter,
     RateLimited,
     RateLimiter,
     RedisRateLimiter,
@@ -33,6 +33,7 @@ from .client import (
     Transient,
     account_fingerprint,
 )
+from .client.ratelimit import FileRateLimiter
 from .models import IntegrationSettings
 
 REDIS_CACHE_BACKEND = "django.core.cache.backends.redis.RedisCache"
@@ -95,13 +96,16 @@ def _redis_location() -> str | None:
 
 
 def _rate_limiter(record: IntegrationSettings) -> RateLimiter:
+    """One bucket per account for every process: in Redis, or else in a file on this machine."""
     rate = record.requests_per_second
     location = _redis_location()
-    if location is None:
-        return LocalRateLimiter(rate=rate)
     fingerprint = account_fingerprint(
         base_url=record.base_url, username=record.username, client_key=record.client_key
     )
+    if location is None:
+        return FileRateLimiter(
+            path=django_settings.SMARTASSESSOR_RATE_LIMIT_FILE, key=fingerprint, rate=rate
+        )
     return RedisRateLimiter(
         client=_redis_for(location, os.getpid()),
         key="smartassessor:ratelimit:" + fingerprint,

@@ -8,6 +8,7 @@ nothing may be skipped for want of them: their absence fails the run at once.
 import os
 import shutil
 import socket
+import tempfile
 import uuid
 from urllib.parse import urlsplit
 
@@ -32,9 +33,13 @@ def _reachable(url: str) -> bool:
 
 if "DATABASE_URL" not in os.environ and _reachable(POSTGRES_URL):
     os.environ["DATABASE_URL"] = POSTGRES_URL
-# Tests keep out of the files `make run` uses: an in-memory broker and cache unless set.
+# Tests keep out of the files `make run` uses: an in-memory broker and cache, and a rate-limit
+# file of their own, unless set.
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("CACHE_URL", "locmemcache://")
+os.environ.setdefault(
+    "SMARTASSESSOR_RATE_LIMIT_FILE", os.path.join(tempfile.gettempdir(), f"picsweb-rate-{RUN_ID}")
+)
 
 DATABASE = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
 AVAILABLE = {

@@ -8,7 +8,8 @@ from django.db import connection as db_connection
 from django.test import override_settings
 
 from smartassessor import connection
-from smartassessor.client import LocalRateLimiter, RedisRateLimiter
+from smartassessor.client import RedisRateLimiter
+from smartassessor.client.ratelimit import FileRateLimiter
 from smartassessor.connection import (
     CREDENTIALS_UNREADABLE_MESSAGE,
     ConnectionCheckFailed,
@@ -107,11 +108,16 @@ def test_the_access_token_is_shared_through_the_cache_under_a_key_without_secret
     assert responses.calls[-1].request.headers["Authorization"] == "Bearer shared-token"
 
 
-def test_without_redis_the_rate_limiter_is_per_process_at_the_configured_rate(record):
+def test_without_redis_the_rate_limiter_is_shared_in_a_file_at_the_configured_rate(
+    record, tmp_path, settings
+):
+    settings.SMARTASSESSOR_RATE_LIMIT_FILE = tmp_path / "rate.lock"
     limiter = client_from_settings()._limiter
 
-    assert isinstance(limiter, LocalRateLimiter)
+    assert isinstance(limiter, FileRateLimiter)
     assert limiter.rate == 1000
+    assert limiter.path == tmp_path / "rate.lock"
+    assert CLIENT_KEY not in limiter.key
 
 
 @pytest.mark.redis
