@@ -238,10 +238,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Sign-in throttling (django-axes) -------------------------------------------------------
-# Five wrong passwords for one username from one address lock that pair out for 15 minutes
-# (the login page and the admin's alike); Support can lift it at once with
-# `manage.py axes_reset` (see the README).
-AXES_FAILURE_LIMIT = 5
+# Five wrong passwords for one username from one address are answered with the form; the
+# sixth locks that pair out for 15 minutes (the admin signs in through the same page). Support
+# can lift it at once with `manage.py axes_reset` (see the README).
+AXES_FAILURE_LIMIT = 6
 AXES_COOLOFF_TIME = timedelta(minutes=15)  # registration/locked_out.html says so
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
