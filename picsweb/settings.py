@@ -167,7 +167,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out sign-in is refused before the password is even checked.
-    "axes.backends.AxesStandaloneBackend",
+    "picsweb.authentication.SignInThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"

@@ -237,7 +237,7 @@ def test_api_token_use_is_throttled_with_retry_after(staff_user, monkeypatch):
 # --- Headers of the pages -----------------------------------------------------------------
 
 
-def test_pages_with_personal_data_are_never_stored(staff_client):
+def test_pages_with_personal_data_are_never_stored(staff_client, staff_user):
     learner = LearnerFactory()
     for url in (
         reverse("learners:list"),
@@ -247,6 +247,9 @@ def test_pages_with_personal_data_are_never_stored(staff_client):
         response = staff_client.get(url)
         assert response.status_code == 200
         assert "no-store" in response["Cache-Control"], url
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=staff_user).key)
+    assert "no-store" in api.get(f"/api/learners/{learner.ident}/")["Cache-Control"]
 
 
 INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.I)
