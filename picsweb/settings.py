@@ -246,6 +246,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)  # registration/locked_out.html says s
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# No banner at every start (management commands print their own first line); failures and
+# lockouts are still logged as warnings.
+AXES_VERBOSE = False
 # The client's address: REMOTE_ADDR, or the proxy's X-Forwarded-For only when one is in front
 # (otherwise a forged header would dodge the lockout).
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
