@@ -1,4 +1,6 @@
-"""Requests holding a NUL character are refused with a clear 400 before any view sees them.
+"""Middleware of the product as a whole.
+
+Requests holding a NUL character are refused with a clear 400 before any view sees them.
 
 No field can store NUL and PostgreSQL refuses it in any query (psycopg raises ValueError, a
 500), whether it came in the path, the query string, a cookie or other header, a form or a JSON
@@ -9,6 +11,7 @@ import re
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
 
 NUL = "\x00"
 # A JSON string escape of NUL, not preceded by an escaped backslash ("\\u0000" is text).
@@ -57,3 +60,22 @@ class RefuseNulMiddleware:
             return JsonResponse({"detail": message}, status=400)
         # Rendered without the request: its session and user may be what holds the NUL.
         return HttpResponse(render_to_string("400.html", {"message": message}), status=400)
+
+
+class NoStoreForSignedInMiddleware:
+    """Every answer to a signed-in person says ``Cache-Control: no-store``.
+
+    Learner lists, delivery plans and the API carry personal data; neither the browser's cache
+    nor a proxy may keep a copy once the person has signed out. One middleware, so that no new
+    page can forget it (static files never reach it: WhiteNoise answers them first).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

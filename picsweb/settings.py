@@ -6,6 +6,7 @@ set up for several processes, kombu's filesystem broker and a file-based cache. 
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,10 +50,30 @@ def _secret(name: str) -> str:
 
 
 SECRET_KEY = _secret("SECRET_KEY")
+
+
 # Encrypts the Smart Assessor password and client key. A key of its own, so rotating
 # SECRET_KEY never makes stored credentials unreadable. Comma-separate to rotate: the
 # first key encrypts, every key decrypts.
-FIELD_ENCRYPTION_KEYS = _secret("FIELD_ENCRYPTION_KEY").split(",")
+def _field_encryption_keys(value: str) -> list[str]:
+    """Each comma-separated key, checked now: a malformed one must stop the start, with its
+    variable named, not fail deep in cryptography when a secret is first read or written."""
+    keys = [key.strip() for key in value.split(",")]
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            where = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEY is malformed ({where}): each comma-separated key must be "
+                "a Fernet key, 32 random bytes in URL-safe base64 (44 characters ending in '='), "
+                "e.g. from python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'."
+            ) from None
+    return keys
+
+
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys(_secret("FIELD_ENCRYPTION_KEY"))
 
 # Off unless a developer asks (DEBUG=true): `make run` shows the product's error pages, never
 # Django's technical ones. WhiteNoise serves the static files from the apps' folders without
@@ -77,6 +98,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_celery_beat",
+    "axes",
+    "csp",
     "learners",
     "smartassessor",
 ]
@@ -90,9 +113,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "picsweb.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "picsweb.urls"
@@ -144,6 +171,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out sign-in is refused before the password is even checked.
+    "picsweb.authentication.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "learners:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -172,11 +204,15 @@ STORAGES = {
 }
 
 # --- Security (production) ------------------------------------------------------------------
+# Only a proxy in front may say the request came over HTTPS: without one, anybody could send
+# X-Forwarded-Proto and be taken for a secure request.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     # The container healthcheck asks over plain HTTP from inside the container.
     SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -184,6 +220,49 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Django hides what sensitive_variables/sensitive_post_parameters mark only without DEBUG; this
+# filter hides it on the DEBUG page too (a crash during the token fetch shows no secret).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "picsweb.error_reports.SecretsHiddenReporterFilter"
+
+# Plain http to Smart Assessor is accepted in development, and in production only for these
+# hosts (a sandbox on the same private network, e.g. docker-compose's sandbox.internal).
+SMARTASSESSOR_PLAIN_HTTP_HOSTS = env.list("SMARTASSESSOR_PLAIN_HTTP_HOSTS", default=[])
+
+# Only the product's own scripts and styles; no inline script or style, no other origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI and the admin draw some icons as data: URIs.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# --- Sign-in throttling (django-axes) -------------------------------------------------------
+# Five wrong passwords for one username from one address are answered with the form; the
+# sixth locks that pair out for 15 minutes (the admin signs in through the same page). Support
+# can lift it at once with `manage.py axes_reset` (see the README).
+AXES_FAILURE_LIMIT = 6
+AXES_COOLOFF_TIME = timedelta(minutes=15)  # registration/locked_out.html says so
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# No banner at every start (management commands print their own first line); failures and
+# lockouts are still logged as warnings.
+AXES_VERBOSE = False
+# The client's address: REMOTE_ADDR, or the proxy's X-Forwarded-For only when one is in front
+# (otherwise a forged header would dodge the lockout).
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if BEHIND_PROXY else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_PROXY else None
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -192,6 +271,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A token or session may call the API this often; more answers 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": "30/minute", "user": "600/minute"},
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -202,6 +287,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Learners, delivery plans and the Smart Assessor integration.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes every endpoint: for signed-in people and token holders only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

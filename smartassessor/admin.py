@@ -1,16 +1,24 @@
 from django import forms
+from django.conf import settings as django_settings
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import PeriodicTask
 
 from . import models
-from .audit import audit_record
+from .services import settings as settings_service
 from .services import sync
 
 SECRET_HELP = "Write-only: the stored value is never shown. Leave blank to keep it."
+SECRET_FIELDS = ["password", "client_key"]
 
 
 class IntegrationSettingsForm(forms.ModelForm):
+    """The settings record; every save goes through ``integration_settings_update``."""
+
     password = forms.CharField(
         required=False,
         strip=False,
@@ -35,24 +43,9 @@ class IntegrationSettingsForm(forms.ModelForm):
 
     class Meta:
         model = models.IntegrationSettings
-        fields = [
-            "enabled",
-            "base_url",
-            "username",
-            "password",
-            "client_key",
-            "send_welcome_email",
-            "set_student_id_to_lrn",
-            "second_assessor_role",
-            "learner_demographics_mode",
-            "officer_demographics_mode",
-            "update_learner_gender",
-            "update_risk_from_smart_coach",
-            "safety_hold_percent",
-            "connect_timeout",
-            "read_timeout",
-            "requests_per_second",
-        ]
+        # The secrets are form fields only: the record's values never reach the form, not
+        # even as initial data, and a blank input cannot overwrite them.
+        fields = sorted(settings_service.EDITABLE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,24 +57,36 @@ class IntegrationSettingsForm(forms.ModelForm):
                 " The task's schedule is not a single daily time now: see Periodic tasks."
             )
 
-    def _keep_when_blank(self, name: str) -> str:
-        return self.cleaned_data[name] or getattr(self.instance, name)
-
-    def clean_password(self) -> str:
-        return self._keep_when_blank("password")
-
-    def clean_client_key(self) -> str:
-        return self._keep_when_blank("client_key")
-
     def clean_base_url(self) -> str:
-        return self.cleaned_data["base_url"].rstrip("/")
+        return settings_service.base_url_normalise(self.cleaned_data["base_url"])
+
+    def clean(self):
+        cleaned_data = super().clean()
+        problems = settings_service.integration_settings_problems(
+            record=self.instance,
+            changes=self.changes(),
+            password=cleaned_data.get("password"),
+            client_key=cleaned_data.get("client_key"),
+        )
+        for field, messages in problems.items():
+            for message in messages:
+                self.add_error(field, message)
+        return cleaned_data
+
+    def changes(self) -> dict:
+        return {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name in settings_service.EDITABLE_FIELDS and name in self.cleaned_data
+        }
 
 
 @admin.register(models.IntegrationSettings)
 class IntegrationSettingsAdmin(admin.ModelAdmin):
     form = IntegrationSettingsForm
+    exclude = SECRET_FIELDS  # rendered by the form's own fields, never from the record
     fieldsets = [
-        ("Connection", {"fields": ["enabled", "base_url", "username", "password", "client_key"]}),
+        ("Connection", {"fields": ["enabled", "base_url", "username", *SECRET_FIELDS]}),
         (
             "Enrolment",
             {"fields": ["send_welcome_email", "set_student_id_to_lrn", "second_assessor_role"]},
@@ -108,6 +113,10 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
+    def changeform_view(self, request, *args, **kwargs):
+        return super().changeform_view(request, *args, **kwargs)
+
     def changelist_view(self, request, extra_context=None):
         settings = models.IntegrationSettings.load()
         return redirect(
@@ -119,34 +128,22 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 "The stored password or client key cannot be decrypted with this deployment's "
-                "FIELD_ENCRYPTION_KEY: enter them again.",
+                "FIELD_ENCRYPTION_KEY: enter them again. They are kept as they are until you do.",
                 level="warning",
             )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        before = models.IntegrationSettings.objects.get(pk=obj.pk) if change else None
-        super().save_model(request, obj, form, change)
+        # The form checked the rules; the service applies them again under a row lock, writes
+        # only what changed and audits it (never ``obj.save()``, which would write every field).
         sync_time = form.cleaned_data.get("sync_time")
-        if "sync_time" in form.changed_data and sync_time is not None:
-            old_time = sync.daily_sync_time_get()
-            sync.daily_sync_time_set(at=sync_time)
-            audit_record(
-                actor=request.user,
-                action="settings changed",
-                instance=obj,
-                changes={"sync_time": (old_time, sync_time)},
-            )
-        changes = {
-            name: (getattr(before, name, None), getattr(obj, name))
-            for name in form.changed_data
-            if name != "sync_time"
-            and (before is None or getattr(before, name) != getattr(obj, name))
-        }
-        if changes:
-            audit_record(
-                actor=request.user, action="settings changed", instance=obj, changes=changes
-            )
+        settings_service.integration_settings_update(
+            actor=request.user,
+            changes=form.changes(),
+            password=form.cleaned_data.get("password") or None,
+            client_key=form.cleaned_data.get("client_key") or None,
+            daily_sync_time=sync_time if "sync_time" in form.changed_data else None,
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -301,3 +298,59 @@ class SyncRetryAdmin(ReadOnlyAdmin):
 @admin.register(models.SyncLock)
 class SyncLockAdmin(ReadOnlyAdmin):
     list_display = ["name", "run", "expires_at"]
+
+
+# --- Periodic tasks -------------------------------------------------------------------------
+# django-celery-beat's admin lets whoever edits periodic tasks pick any registered task (enrol
+# a learner, anything a library registers) with any arguments. Here a periodic task may only
+# run one of the product's own periodic tasks: the daily synchronisation and the sweepers beat
+# schedules from CELERY_BEAT_SCHEDULE, with no arguments.
+
+
+def _product_periodic_tasks() -> list[str]:
+    scheduled = (entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values())
+    return sorted({sync.DAILY_TASK, *scheduled})
+
+
+class ProductPeriodicTaskForm(beat_admin.PeriodicTaskForm):
+    regtask = forms.ChoiceField(label="Task", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["regtask"].choices = [("", "")] + [
+            (name, name) for name in _product_periodic_tasks()
+        ]
+        self.fields["task"].help_text = "One of the tasks above; no other task may be scheduled."
+
+    def clean(self):
+        data = super().clean()
+        task = data.get("task")
+        if task and task not in _product_periodic_tasks():
+            self.add_error(
+                "task",
+                f"“{task}” is not one of the product's periodic tasks: choose "
+                + ", ".join(_product_periodic_tasks())
+                + ".",
+            )
+        return data
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class ProductPeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    form = ProductPeriodicTaskForm
+    # django-celery-beat's own template adds an inline script that the Content-Security-Policy
+    # refuses; the plain change form shows the schedule's translation as a read-only field.
+    change_form_template = None
+    # The product's periodic tasks take no arguments and run on the default queue.
+    readonly_fields = (
+        *beat_admin.PeriodicTaskAdmin.readonly_fields,
+        "args",
+        "kwargs",
+        "queue",
+        "exchange",
+        "routing_key",
+        "headers",
+    )

@@ -19,6 +19,7 @@ from functools import cache
 import redis
 from django.conf import settings as django_settings
 from django.core.cache import BaseCache, caches
+from django.views.decorators.debug import sensitive_variables
 
 from picsweb.errors import ApplicationError
 
@@ -113,6 +114,7 @@ def _rate_limiter(record: IntegrationSettings) -> RateLimiter:
     )
 
 
+@sensitive_variables()
 def _configuration(record: IntegrationSettings) -> tuple:
     return (
         record.base_url,
@@ -129,6 +131,7 @@ _clients: dict[tuple, SmartAssessorClient] = {}
 _clients_lock = threading.Lock()
 
 
+@sensitive_variables()
 def client_from_settings(record: IntegrationSettings | None = None) -> SmartAssessorClient:
     """A client for the configured Smart Assessor account (``record`` defaults to the stored one).
 

@@ -1,8 +1,10 @@
 """An encrypted text field for the Smart Assessor credentials.
 
 Fernet with keys of its own (``FIELD_ENCRYPTION_KEYS``), never derived from ``SECRET_KEY``.
-A value that no current key can decrypt reads as ``UNREADABLE`` rather than failing or
-leaking ciphertext, so the product can ask for the credentials to be entered again.
+A value that no current key can decrypt reads as an ``UnreadableSecret`` rather than failing
+or leaking ciphertext, so the product can ask for the credentials to be entered again; saving
+the record writes that ciphertext back byte for byte, so a wrong key (a deployment started
+with the wrong environment) never destroys what the right key can still read.
 """
 
 from functools import cache
@@ -13,10 +15,15 @@ from django.db import models
 
 
 class UnreadableSecret(str):
-    """Marks a stored secret that the configured keys cannot decrypt."""
+    """A stored secret that the configured keys cannot decrypt: it reads as empty and keeps
+    the ciphertext it came from, so that saving the record again stores it unchanged."""
 
+    ciphertext: str
 
-UNREADABLE = UnreadableSecret("")
+    def __new__(cls, ciphertext: str) -> "UnreadableSecret":
+        secret = super().__new__(cls, "")
+        secret.ciphertext = ciphertext
+        return secret
 
 
 @cache
@@ -31,9 +38,11 @@ class EncryptedTextField(models.TextField):
         try:
             return _fernet().decrypt(value.encode()).decode()
         except InvalidToken:
-            return UNREADABLE
+            return UnreadableSecret(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, UnreadableSecret):
+            return value.ciphertext
         value = super().get_prep_value(value)
         if not value:
             return ""

@@ -24,6 +24,17 @@ class DemographicsMode(models.TextChoices):
     PULL = "pull", "Update MIS from Smart Assessor data"
 
 
+# Bounds of the transport settings: a timeout of 0 or of a day, or a rate of 0 or a million a
+# second, is a typing mistake that would stall or flood every call.
+TIMEOUT_RANGE = (1, 120)
+RATE_RANGE = (0.1, 100)
+
+
+def _between(low: float, high: float, unit: str) -> list:
+    message = f"Enter a value between {low:g} and {high:g} {unit}."
+    return [MinValueValidator(low, message=message), MaxValueValidator(high, message=message)]
+
+
 class IntegrationSettings(models.Model):
     """The one settings record of the integration (F2)."""
 
@@ -64,16 +75,23 @@ class IntegrationSettings(models.Model):
         "learners in its scope stops for approval.",
     )
     connect_timeout = models.FloatField(
-        "connect timeout (s)", default=5, validators=[MinValueValidator(0.1)]
+        "connect timeout (s)",
+        default=5,
+        validators=_between(*TIMEOUT_RANGE, "seconds"),
+        help_text="Between 1 and 120 seconds.",
     )
     read_timeout = models.FloatField(
-        "read timeout (s)", default=30, validators=[MinValueValidator(0.1)]
+        "read timeout (s)",
+        default=30,
+        validators=_between(*TIMEOUT_RANGE, "seconds"),
+        help_text="Between 1 and 120 seconds.",
     )
     requests_per_second = models.FloatField(
         "requests per second",
         default=10,
-        validators=[MinValueValidator(0.1)],
-        help_text="Shared by every worker; keep it below Smart Assessor's limit.",
+        validators=_between(*RATE_RANGE, "requests per second"),
+        help_text="Between 0.1 and 100. Shared by every worker; keep it below Smart Assessor's "
+        "limit.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

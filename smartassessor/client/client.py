@@ -39,7 +39,16 @@ from .errors import (
 )
 from .paging import Feed, Listing
 from .ratelimit import LocalRateLimiter, RateLimiter
-from .tokens import MemoryTokenStore, StoredToken, TokenStore, account_fingerprint, usable_until
+from .tokens import (
+    CredentialBody,
+    MemoryTokenStore,
+    Secret,
+    StoredToken,
+    TokenStore,
+    account_fingerprint,
+    sensitive,
+    usable_until,
+)
 from .types import (
     AccessToken,
     Assessor,
@@ -120,6 +129,7 @@ class SmartAssessorClient:
     ``clock`` (wall-clock seconds, for token lifetimes) are there for tests.
     """
 
+    @sensitive
     def __init__(
         self,
         *,
@@ -139,8 +149,9 @@ class SmartAssessorClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.username = username
-        self._password = password
-        self._client_key = client_key
+        # Held redacted, so that no repr, log line or error report of the client shows them.
+        self._password = Secret(password)
+        self._client_key = Secret(client_key)
         self._api = self.base_url + "/api/v1"
         self.timeout = (connect_timeout, read_timeout)
         self._limiter = rate_limiter or LocalRateLimiter(rate=10.0)
@@ -176,11 +187,13 @@ class SmartAssessorClient:
 
     # --- Authentication (§2) -----------------------------------------------------------------
 
+    @sensitive
     def authenticate(self) -> None:
         """Fetch a new access token now; raises ``AuthenticationFailed`` for bad credentials."""
         with self._token_lock:
             self._fetch_token()
 
+    @sensitive
     def _access_token(self) -> str:
         stored = self._tokens.get(self._token_key)
         if stored is not None and stored.usable_until > self._clock():
@@ -192,16 +205,13 @@ class SmartAssessorClient:
                 return stored.access_token
             return self._fetch_token()
 
+    @sensitive
     def _fetch_token(self) -> str:
         issued_at = self._clock()
         data = self._call(
             "POST",
             "/token",
-            body={
-                "Username": self.username,
-                "Password": self._password,
-                "ClientKey": self._client_key,
-            },
+            body=self._token_request_body(),
             authenticated=False,
             # A new token does not revoke older ones, so asking again is harmless.
             retry_transient=True,
@@ -220,6 +230,14 @@ class SmartAssessorClient:
             token.expires_in,
         )
         return token.access_token
+
+    @sensitive
+    def _token_request_body(self) -> CredentialBody:
+        return CredentialBody(
+            Username=self.username,
+            Password=self._password.reveal(),
+            ClientKey=self._client_key.reveal(),
+        )
 
     # --- Courses (§7.1) ----------------------------------------------------------------------
 

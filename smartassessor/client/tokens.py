@@ -3,12 +3,65 @@
 The store is pluggable so that several processes can share one token (the Django side passes a
 store backed by its cache). Entries are keyed by ``account_fingerprint``, which is derived from
 the base URL, the username and the client key without containing any of them in clear.
+
+Credentials and tokens never sit in clear where an error report can show them: the password
+and client key are held in ``Secret`` objects whose repr is redacted, the token request body is
+a ``CredentialBody`` (a dict whose repr is redacted), and the functions that handle them are
+marked with Django's ``sensitive_variables`` when Django is installed, so its error reports
+(the DEBUG page, the admins' e-mails) blank every local of those frames and the frames below.
 """
 
 import dataclasses
 import hashlib
 import threading
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+try:
+    from django.views.decorators.debug import sensitive_variables
+except ImportError:  # the client works without Django; nothing then reads the marks
+
+    def sensitive_variables(*variables: str) -> Callable:
+        return lambda function: function
+
+
+F = TypeVar("F", bound=Callable)
+REDACTED = "********"
+
+
+def sensitive(function: F) -> F:
+    """Every local of ``function`` (and of what it calls) is blanked in Django's error reports."""
+    return sensitive_variables()(function)
+
+
+class Secret:
+    """A credential whose repr and str never show it; ``reveal()`` is the only way to it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    __str__ = __repr__
+
+
+class CredentialBody(dict):
+    """The body of a token request; its repr is redacted, ``json.dumps`` still sees the values."""
+
+    def __repr__(self) -> str:
+        return f"CredentialBody({REDACTED!r})"
+
+    __str__ = __repr__
+
 
 # Renew this long before the server's expiry (at most), so that a request never leaves with a
 # token that runs out on its way; short-lived tokens keep most of their life.
@@ -28,6 +81,7 @@ def usable_until(*, issued_at: float, expires_in: float) -> float:
     return issued_at + expires_in - margin
 
 
+@sensitive
 def account_fingerprint(*, base_url: str, username: str, client_key: str) -> str:
     """Names one SA account (tokens and rate limits are per client key) without revealing it."""
     client_key_hash = hashlib.sha256(client_key.encode()).hexdigest()

@@ -1534,6 +1534,14 @@ def daily_sync_time_set(*, at: dt.time) -> None:
     task = _daily_task()
     if task is None:
         PeriodicTask.objects.create(name=DAILY_TASK_NAME, task=DAILY_TASK, crontab=schedule)
-    elif task.crontab_id != schedule.pk:
+    elif (task.crontab_id, task.task, task.args, task.kwargs) != (
+        schedule.pk,
+        DAILY_TASK,
+        "[]",
+        "{}",
+    ):
+        # Only ever this one task, running the synchronisation with no arguments, whatever
+        # the row was made to say.
         task.crontab = schedule
+        task.task, task.args, task.kwargs = DAILY_TASK, "[]", "{}"
         task.save()

@@ -2,6 +2,7 @@
 
 import getpass
 import io
+import re
 import sys
 
 import pytest
@@ -255,3 +256,148 @@ def test_check_asks_for_credentials_that_cannot_be_decrypted():
 def test_check_says_what_is_missing_when_not_configured():
     with pytest.raises(CommandError, match="Smart Assessor is not configured: set the API base"):
         run("check")
+
+
+# --- configure and demo: secrets, bounds, one audited service (issue 9) ----------------------
+
+
+def _raw_secrets() -> tuple[str, str]:
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT password, client_key FROM smartassessor_integrationsettings")
+        return cursor.fetchone()
+
+
+@pytest.mark.parametrize(
+    "new_url",
+    ["https://collector.example.net", "http://sa.example.test", "https://sa.example.test:9"],
+)
+def test_configure_refuses_a_new_host_without_both_secrets_again(monkeypatch, new_url):
+    store_credentials()
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", PASSWORD)  # the client key is not given
+
+    with pytest.raises(CommandError, match="enter the password and client key again"):
+        run("configure", "--base-url", new_url, "--username", "api@provider.example")
+
+    assert IntegrationSettings.load().base_url == BASE_URL
+    assert not AuditEntry.objects.exists()
+
+
+def test_configure_takes_a_new_host_with_both_secrets_again(monkeypatch):
+    store_credentials()
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", "new-password")
+    monkeypatch.setenv("SMARTASSESSOR_CLIENT_KEY", "new-client-key")
+
+    run(
+        "configure", "--base-url", "https://api2.example.test", "--username", "api@provider.example"
+    )
+
+    settings = IntegrationSettings.load()
+    assert settings.base_url == "https://api2.example.test"
+    assert (settings.password, settings.client_key) == ("new-password", "new-client-key")
+
+
+def test_configure_refuses_plain_http_in_production(monkeypatch, settings):
+    settings.DJANGO_ENV = "production"
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SMARTASSESSOR_CLIENT_KEY", CLIENT_KEY)
+
+    with pytest.raises(CommandError, match="Nothing was saved: base_url: Use https://"):
+        run("configure", "--base-url", "http://sa.example.test", "--username", "someone")
+    assert IntegrationSettings.load().base_url == ""
+
+    # docker-compose's sandbox: named as a plain-http host for that one command
+    settings.SMARTASSESSOR_PLAIN_HTTP_HOSTS = ["sandbox.internal"]
+    run("configure", "--base-url", "http://sandbox.internal:8765", "--username", "someone")
+    assert IntegrationSettings.load().base_url == "http://sandbox.internal:8765"
+
+
+@pytest.fixture
+def wrong_key(settings):
+    from cryptography.fernet import Fernet
+
+    from smartassessor import fields
+
+    store_credentials()
+    fields._fernet.cache_clear()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    yield
+    fields._fernet.cache_clear()
+
+
+def test_configure_with_a_wrong_key_and_no_new_secrets_refuses_and_keeps_them(wrong_key):
+    before = _raw_secrets()
+
+    with pytest.raises(CommandError, match=r"cannot be decrypted .* SMARTASSESSOR_PASSWORD and"):
+        configure("--enable")
+
+    assert _raw_secrets() == before
+    assert not IntegrationSettings.load().enabled
+    assert not AuditEntry.objects.exists()
+
+
+def test_configure_with_a_wrong_key_and_new_secrets_stores_them(wrong_key, monkeypatch):
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", "re-entered-password")
+    monkeypatch.setenv("SMARTASSESSOR_CLIENT_KEY", "re-entered-key")
+
+    configure()
+
+    settings = IntegrationSettings.load()
+    assert (settings.password, settings.client_key) == ("re-entered-password", "re-entered-key")
+    assert AuditEntry.objects.get().changes == {
+        "password": ["(changed)", "(changed)"],
+        "client_key": ["(changed)", "(changed)"],
+    }
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--connect-timeout", "0", "connect_timeout: Enter a value between 1 and 120 seconds."),
+        ("--read-timeout", "600", "read_timeout: Enter a value between 1 and 120 seconds."),
+        ("--requests-per-second", "5000", "between 0.1 and 100 requests per second"),
+    ],
+)
+def test_configure_refuses_out_of_range_transport_settings(option, value, message):
+    store_credentials()
+
+    with pytest.raises(CommandError, match="Nothing was saved: .*" + re.escape(message)):
+        configure(option, value)
+
+    settings = IntegrationSettings.load()
+    assert (settings.connect_timeout, settings.read_timeout, settings.requests_per_second) == (
+        5,
+        30,
+        10,
+    )
+
+
+def test_configure_sets_transport_settings_in_range():
+    store_credentials()
+
+    output = configure("--read-timeout", "60", "--requests-per-second", "2.5")
+
+    settings = IntegrationSettings.load()
+    assert (settings.read_timeout, settings.requests_per_second) == (60, 2.5)
+    assert "Read timeout (s): 60" in output
+    assert AuditEntry.objects.get().changes == {
+        "read_timeout": [30.0, 60.0],
+        "requests_per_second": [10.0, 2.5],
+    }
+
+
+def test_demo_points_at_the_sandbox_through_the_audited_service(monkeypatch):
+    from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD
+    from smartassessor.services import links
+
+    monkeypatch.setattr(links, "link_refresh_request", lambda actor: None)
+
+    run("demo")
+    run("demo")  # already configured: nothing changes
+
+    settings = IntegrationSettings.load()
+    assert settings.base_url == "http://127.0.0.1:8765" and settings.enabled
+    assert (settings.password, settings.client_key) == (DEMO_PASSWORD, DEMO_CLIENT_KEY)
+    entry = AuditEntry.objects.get()
+    assert entry.reason == "manage.py smartassessor demo"
+    assert entry.changes["password"] == ["(changed)", "(changed)"]
+    assert DEMO_PASSWORD not in str(entry.changes) and DEMO_CLIENT_KEY not in str(entry.changes)

@@ -10,18 +10,17 @@ import sys
 import time
 from argparse import ArgumentParser
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from learners.models import Learner
 from picsweb.errors import ApplicationError
-from smartassessor.audit import audit_record
 from smartassessor.connection import connection_check
 from smartassessor.fields import UnreadableSecret
 from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, SyncRun
 from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME
 from smartassessor.services import enrolment, links, sync
+from smartassessor.services import settings as settings_service
 
 
 class Subcommand:
@@ -38,13 +37,20 @@ class Subcommand:
 class Configure(Subcommand):
     name = "configure"
     help = (
-        "Store the API base URL and username; the password and client key come from "
-        "SMARTASSESSOR_PASSWORD and SMARTASSESSOR_CLIENT_KEY, or are asked for without echo."
+        "Store the API base URL and username (and, if given, the transport settings); the "
+        "password and client key come from SMARTASSESSOR_PASSWORD and SMARTASSESSOR_CLIENT_KEY, "
+        "or are asked for without echo."
     )
     secrets = (
         # (field, label, environment variable)
         ("password", "Password", "SMARTASSESSOR_PASSWORD"),
         ("client_key", "Client key", "SMARTASSESSOR_CLIENT_KEY"),
+    )
+    transport = (
+        # (option, field)
+        ("--connect-timeout", "connect_timeout"),
+        ("--read-timeout", "read_timeout"),
+        ("--requests-per-second", "requests_per_second"),
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -55,70 +61,83 @@ class Configure(Subcommand):
             "--enable", dest="enabled", action="store_true", default=None, help="turn it on"
         )
         switch.add_argument("--disable", dest="enabled", action="store_false", help="turn it off")
+        for option, field in self.transport:
+            label = IntegrationSettings._meta.get_field(field).verbose_name
+            parser.add_argument(option, dest=field, type=float, help=f"the {label}")
 
-    audited = ("enabled", "base_url", "username", "password", "client_key")
-
+    @sensitive_variables("given")
     def handle(self, command: BaseCommand, options: dict) -> None:
         record = IntegrationSettings.load()
-        before = {field: getattr(record, field) for field in self.audited}
-        record.base_url = options["base_url"].strip().rstrip("/")
-        record.username = options["username"].strip()
+        changes = {"base_url": options["base_url"], "username": options["username"].strip()}
         if options["enabled"] is not None:
-            record.enabled = options["enabled"]
-        outcomes = [
-            (label, self._set_secret(record, field, label, variable))
-            for field, label, variable in self.secrets
+            changes["enabled"] = options["enabled"]
+        for _, field in self.transport:
+            if options[field] is not None:
+                changes[field] = options[field]
+        given = {}
+        outcomes = []
+        for field, label, variable in self.secrets:
+            given[field], outcome = self._read_secret(record, field, label, variable)
+            outcomes.append((label, outcome))
+        unreadable = [
+            variable
+            for field, _, variable in self.secrets
+            if isinstance(getattr(record, field), UnreadableSecret) and not given[field]
         ]
-        try:
-            record.full_clean()
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
+        if unreadable:
+            # Saving now would keep the ciphertext, but a configure that "succeeds" with
+            # credentials nobody can read hides the problem: say so and save nothing.
+            raise CommandError(
+                "Nothing was saved: the stored credentials cannot be decrypted with this "
+                "deployment's FIELD_ENCRYPTION_KEY. Set "
+                + " and ".join(unreadable)
+                + " (or run this in a terminal) to enter them again, or start with the key "
+                "they were saved with."
             )
-            raise CommandError(f"Nothing was saved: {problems}") from exc
-        with transaction.atomic():
-            record.save()
-            changes = {
-                field: (before[field], getattr(record, field))
-                for field in self.audited
-                if before[field] != getattr(record, field)
-            }
-            if changes:
-                audit_record(
-                    actor=None,
-                    action="settings changed",
-                    instance=record,
-                    changes=changes,
-                    reason="manage.py smartassessor configure",
-                )
+        try:
+            record = settings_service.integration_settings_update(
+                actor=None,
+                changes=changes,
+                password=given["password"],
+                client_key=given["client_key"],
+                reason="manage.py smartassessor configure",
+            )
+        except settings_service.SettingsRefused as exc:
+            problems = "; ".join(
+                f"{field}: {' '.join(messages)}" for field, messages in exc.errors.items()
+            )
+            raise CommandError(f"Nothing was saved: {problems}") from None
         command.stdout.write(command.style.SUCCESS("Smart Assessor settings saved."))
         command.stdout.write(f"  API base URL: {record.base_url}")
         command.stdout.write(f"  Username: {record.username}")
         command.stdout.write(f"  Integration enabled: {'yes' if record.enabled else 'no'}")
+        for _, field in self.transport:
+            label = IntegrationSettings._meta.get_field(field).verbose_name
+            command.stdout.write(f"  {label.capitalize()}: {getattr(record, field):g}")
         for label, outcome in outcomes:
             command.stdout.write(f"  {label}: {outcome}")
 
-    def _set_secret(
+    @sensitive_variables("value")
+    def _read_secret(
         self, record: IntegrationSettings, field: str, label: str, variable: str
-    ) -> str:
-        """Sets one secret if a new value is given; returns what happened, never the value."""
+    ) -> tuple[str | None, str]:
+        """A new value if one is given (else None), and what happens, never the value."""
         value = os.environ.get(variable, "").strip()
         source = f"set from {variable}"
         if not value and sys.stdin.isatty():
             value = getpass.getpass(f"{label} (leave blank to keep the stored one): ").strip()
             source = "set from what you typed"
         if value:
-            setattr(record, field, value)
-            return source
+            return value, source
         stored = getattr(record, field)
         if isinstance(stored, UnreadableSecret):
-            return (
+            return None, (
                 f"the stored value cannot be decrypted: set {variable} or run this in a "
                 "terminal to enter it again"
             )
         if stored:
-            return f"kept the stored value ({variable} is not set)"
-        return f"not set: set {variable} or run this in a terminal to enter it"
+            return None, f"kept the stored value ({variable} is not set)"
+        return None, f"not set: set {variable} or run this in a terminal to enter it"
 
 
 class Check(Subcommand):
@@ -218,12 +237,20 @@ class Demo(Subcommand):
         if record.base_url:
             command.stdout.write(f"Smart Assessor is already configured: {record.base_url}")
             return
-        record.base_url = options["sandbox_url"]
-        record.username = DEMO_USERNAME
-        record.password = DEMO_PASSWORD
-        record.client_key = DEMO_CLIENT_KEY
-        record.enabled = True
-        record.save()
+        try:
+            record = settings_service.integration_settings_update(
+                actor=None,
+                changes={
+                    "base_url": options["sandbox_url"],
+                    "username": DEMO_USERNAME,
+                    "enabled": True,
+                },
+                password=DEMO_PASSWORD,
+                client_key=DEMO_CLIENT_KEY,
+                reason="manage.py smartassessor demo",
+            )
+        except settings_service.SettingsRefused as exc:
+            raise CommandError(exc.message) from None
         links.link_refresh_request(actor=None)
         command.stdout.write(
             f"Smart Assessor points at the sandbox {record.base_url} (demo credentials)."
