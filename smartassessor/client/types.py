@@ -60,7 +60,7 @@ class Bounds:
         too_high = self.maximum is not None and not value <= self.maximum
         if too_low or too_high:  # written so that NaN fails both
             raise WireFormatError(
-                f"expected a value from {self.minimum:g} to {self.maximum:g}, got {_shown(value)}"
+                f"expected a value from {self.minimum} to {self.maximum}, got {_shown(value)}"
             )
         return value
 
