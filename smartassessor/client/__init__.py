@@ -4,7 +4,14 @@ It knows HTTP and the contract and nothing of Django or the ORM, so it could be 
 ``smartassessor.connection`` builds one from the settings record.
 """
 
-from .client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RetryPolicy, SmartAssessorClient
+from .client import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    RetryPolicy,
+    SmartAssessorClient,
+)
 from .errors import (
     AuthenticationFailed,
     Conflict,
@@ -18,7 +25,7 @@ from .errors import (
     Transient,
     ValidationFailed,
 )
-from .paging import Feed, Listing
+from .paging import DEFAULT_MAX_PAGES, Feed, Listing
 from .ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter, default_capacity
 from .tokens import MemoryTokenStore, StoredToken, TokenStore, account_fingerprint
 from .types import (
@@ -48,6 +55,9 @@ from .types import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_JSON_DEPTH",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "UNSET",

@@ -1,13 +1,16 @@
 """``SmartAssessorClient``: every endpoint of the contract, over one pooled HTTP session.
 
 What the client does on every call: take a token from the rate limiter, send with explicit
-(connect, read) timeouts, map the answer to a typed result or a typed error (``errors``), renew
+(connect, read) timeouts and a deadline for the whole answer, read at most ``max_body_bytes``
+(decompressed) and ``max_json_depth`` levels of JSON (``transport``), map the answer to a typed
+result or a typed error (``errors``), renew
 the access token once when the server says it expired, wait ``Retry-After`` on 429, and retry
 GET, PUT and PATCH on transient failures with bounded exponential backoff and full jitter.
 POSTs are only repeated after a 429 (the server did not act); creates carry an
 ``Idempotency-Key`` so that the caller can repeat them safely.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -22,7 +25,6 @@ from urllib.parse import quote
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from .errors import (
     AuthenticationFailed,
@@ -37,7 +39,7 @@ from .errors import (
     Transient,
     ValidationFailed,
 )
-from .paging import Feed, Listing
+from .paging import DEFAULT_MAX_PAGES, Feed, Listing
 from .ratelimit import LocalRateLimiter, RateLimiter
 from .tokens import (
     CredentialBody,
@@ -48,6 +50,15 @@ from .tokens import (
     account_fingerprint,
     sensitive,
     usable_until,
+)
+from .transport import (
+    ACCEPT_ENCODING,
+    BodyRefused,
+    Deadline,
+    DeadlineAdapter,
+    deadline_applied,
+    json_loads,
+    read_body,
 )
 from .types import (
     AccessToken,
@@ -71,8 +82,10 @@ from .types import (
     Session,
     SmartCoachScore,
     WireFormatError,
+    _shown,
     format_datetime,
     from_wire,
+    is_id,
     parse_feed_page,
     parse_items,
     parse_page,
@@ -85,6 +98,10 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
+# The largest answer read, counted after decompression: a page of 500 learners is about 0.4 MB.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# The deepest JSON read: the contract's answers nest 3 levels ({"Items": [{...}]}).
+DEFAULT_MAX_JSON_DEPTH = 20
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 _RENEWABLE_TOKEN_CODES = {"token_expired", "unauthorized"}
 
@@ -127,6 +144,12 @@ class SmartAssessorClient:
     threads expected to call at once. ``rate_limiter`` defaults to 10 requests a second for
     this process alone, ``token_store`` to this process's memory. ``sleep``, ``jitter`` and
     ``clock`` (wall-clock seconds, for token lifetimes) are there for tests.
+
+    What one answer may cost: ``deadline`` is the longest one exchange may take from sending to
+    the last byte of the answer (default: the connect timeout plus the read timeout), however
+    the server paces its bytes; a retry is a new exchange, so a call takes at most the retry
+    policy's attempts times that, plus the backoff. ``max_body_bytes`` bounds an answer after
+    decompression, ``max_json_depth`` its nesting, ``max_pages`` the pages of one list or feed.
     """
 
     @sensitive
@@ -146,6 +169,10 @@ class SmartAssessorClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float], float] = _full_jitter,
         clock: Callable[[], float] = time.time,
+        deadline: float | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        max_pages: int = DEFAULT_MAX_PAGES,
     ):
         self.base_url = base_url.rstrip("/")
         self.username = username
@@ -154,6 +181,10 @@ class SmartAssessorClient:
         self._client_key = Secret(client_key)
         self._api = self.base_url + "/api/v1"
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = connect_timeout + read_timeout if deadline is None else deadline
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+        self.max_pages = max_pages
         self._limiter = rate_limiter or LocalRateLimiter(rate=10.0)
         self._tokens = token_store or MemoryTokenStore()
         self._token_key = "smartassessor:token:" + account_fingerprint(
@@ -166,10 +197,14 @@ class SmartAssessorClient:
         self._clock = clock
         self._session = requests.Session()
         self._session.headers.update(
-            {"Accept": "application/json", "User-Agent": "picsweb-smartassessor-client/1"}
+            {
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+                "User-Agent": "picsweb-smartassessor-client/1",
+            }
         )
         # Retries are ours (they depend on the method and the answer), never urllib3's.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 
@@ -476,6 +511,9 @@ class SmartAssessorClient:
                 cls, path, page=number, page_size=page_size, **filters
             ),
             page_size=page_size,
+            max_pages=self.max_pages,
+            id_of=lambda item: item.smart_assessor_id,
+            path=path,
         )
 
     def _feed(
@@ -509,7 +547,12 @@ class SmartAssessorClient:
             return FeedPosition(modified_at=item.modified_at, smart_assessor_id=getattr(item, key))
 
         return Feed(
-            fetch_page=fetch_page, position_of=position_of, since=since, page_size=page_size
+            fetch_page=fetch_page,
+            position_of=position_of,
+            since=since,
+            page_size=page_size,
+            max_pages=self.max_pages,
+            path=path,
         )
 
     def _parse(self, method: str, path: str, parse: Callable[[], T]) -> T:
@@ -605,23 +648,37 @@ class SmartAssessorClient:
         except Transient as exc:
             raise Transient(exc.detail, ambiguous=False, **where) from exc
         started = time.perf_counter()
+        deadline = Deadline(self.deadline)
+        connect_timeout = min(self.timeout[0], self.deadline)
         try:
-            response = self._session.request(
-                method,
-                self._api + path,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
+            with deadline_applied(deadline):
+                response = self._session.request(
+                    method,
+                    self._api + path,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=(connect_timeout, self.timeout[1]),
+                    allow_redirects=False,
+                    stream=True,
+                )
+                try:
+                    body = read_body(response, limit=self.max_body_bytes)
+                except BodyRefused as exc:
+                    body = exc
+                finally:
+                    response.close()
         except requests.ConnectTimeout:
             raise Transient(
                 f"no connection to {self.base_url} within {self.timeout[0]} s",
                 ambiguous=False,
                 **where,
             ) from None
-        except requests.Timeout:
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
+            if deadline.expired:
+                raise Transient(
+                    f"no complete answer within {self.deadline:g} s", ambiguous=True, **where
+                ) from None
             raise Transient(
                 f"no answer within {self.timeout[1]} s", ambiguous=True, **where
             ) from None
@@ -636,6 +693,13 @@ class SmartAssessorClient:
                 ambiguous=not _never_connected(exc),
                 **where,
             ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # Raised while the body was read (the headers had come): the server may have acted.
+            raise Transient(
+                f"the answer from {self.base_url} broke off ({_reason(exc)})",
+                ambiguous=True,
+                **where,
+            ) from None
         except requests.RequestException as exc:
             raise SmartAssessorError(f"the request could not be made ({exc})", **where) from None
         status = response.status_code
@@ -647,14 +711,30 @@ class SmartAssessorClient:
             (time.perf_counter() - started) * 1000,
         )
         if 200 <= status < 300:
+            if isinstance(body, BodyRefused):
+                raise ProtocolError(f"the answer was refused: {body}", status=status, **where)
             try:
-                return json.loads(response.content)
+                return json_loads(body, max_depth=self.max_json_depth)
+            except BodyRefused as exc:
+                raise ProtocolError(
+                    f"the answer was refused: {exc}", status=status, **where
+                ) from None
             except ValueError:
                 raise ProtocolError(
-                    f"the answer is not JSON: {_snippet(response)}", status=status, **where
+                    f"the answer is not JSON: {_snippet(body)}", status=status, **where
                 ) from None
+        payload = None
+        if not isinstance(body, BodyRefused):
+            # Not JSON, or too deep (BodyRefused): then the status alone says what it is.
+            with contextlib.suppress(ValueError):
+                payload = json_loads(body, max_depth=self.max_json_depth)
         raise _error_from_response(
-            response, where=where, sent_token=token is not None, conflict_id_type=conflict_id_type
+            response,
+            body=body,
+            payload=payload,
+            where=where,
+            sent_token=token is not None,
+            conflict_id_type=conflict_id_type,
         )
 
 
@@ -670,8 +750,11 @@ def _check_page_size(page_size: int) -> None:
         raise ValueError(f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
 
 
-def _snippet(response: requests.Response) -> str:
-    text = " ".join(response.text.split())
+def _snippet(body: bytes | BodyRefused) -> str:
+    """The start of a body, for a message; at most 200 characters whatever the body holds."""
+    if isinstance(body, BodyRefused):
+        return f"(a body that was not read: {body})"
+    text = " ".join(body[:1000].decode("utf-8", "replace").split())
     if not text:
         return "(empty body)"
     return repr(text if len(text) <= 200 else text[:197] + "...")
@@ -732,17 +815,15 @@ def _retry_after(response: requests.Response) -> float:
 def _error_from_response(
     response: requests.Response,
     *,
+    body: bytes | BodyRefused,
+    payload: Any,
     where: dict[str, str],
     sent_token: bool,
     conflict_id_type: type | None,
 ) -> SmartAssessorError:
     status = response.status_code
-    try:
-        payload = json.loads(response.content)
-    except ValueError:
-        payload = None
     errors = _error_details(payload)
-    detail = "" if errors else _snippet(response)
+    detail = "" if errors else _snippet(body)
     context = {"status": status, "errors": errors, **where}
     codes = {error.code for error in errors}
     if status == 400:
@@ -757,12 +838,10 @@ def _error_from_response(
         return NotFound(detail, **context)
     if status == 409:
         existing_id = payload.get("ExistingSmartAssessorId") if isinstance(payload, dict) else None
-        if conflict_id_type is not None and (
-            type(existing_id) is not conflict_id_type  # bool is not an int id
-        ):
+        if conflict_id_type is not None and not is_id(existing_id, conflict_id_type):
             return ProtocolError(
                 f"409 without an ExistingSmartAssessorId of type {conflict_id_type.__name__} "
-                f"(got {existing_id!r})",
+                f"(got {_shown(existing_id)})",
                 **context,
             )
         return Conflict(detail, existing_id=existing_id, **context)

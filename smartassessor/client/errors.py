@@ -8,6 +8,19 @@ and never contains a credential or a token.
 
 from typing import NamedTuple
 
+# Smart Assessor writes its messages, so they are cut before they are kept: one message (or
+# detail) to this many characters, and a response's Errors list to this many entries. Whatever
+# stores or shows ``str()`` of an error is bounded by them.
+MAX_MESSAGE_CHARS = 500
+MAX_ERRORS = 10
+_MAX_CODE_CHARS = 60
+_MAX_FIELD_CHARS = 100
+
+
+def cut(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` of at most ``limit`` characters, ending with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
 
 class ErrorDetail(NamedTuple):
     """One entry of a response's ``Errors`` list."""
@@ -31,11 +44,20 @@ class SmartAssessorError(Exception):
         status: int | None = None,
         errors: list[ErrorDetail] | None = None,
     ):
-        self.detail = detail
+        errors = list(errors or [])
+        self.detail = cut(detail)
         self.method = method
-        self.path = path
+        self.path = cut(path, 200)
         self.status = status
-        self.errors = list(errors or [])
+        self.errors = [
+            ErrorDetail(
+                code=cut(error.code, _MAX_CODE_CHARS),
+                field=None if error.field is None else cut(error.field, _MAX_FIELD_CHARS),
+                message=cut(error.message),
+            )
+            for error in errors[:MAX_ERRORS]
+        ]
+        self.errors_left_out = len(errors) - len(self.errors)
         super().__init__(str(self))
 
     @property
@@ -53,7 +75,8 @@ class SmartAssessorError(Exception):
         if self.status is not None:
             where = f"{where} answered {self.status}" if where else f"status {self.status}"
         text = f"{self.summary} ({where})" if where else self.summary
-        reasons = "; ".join(filter(None, [self.detail, *self.messages]))
+        left_out = f"and {self.errors_left_out} more" if self.errors_left_out else ""
+        reasons = "; ".join(filter(None, [self.detail, *self.messages, left_out]))
         return f"{text}: {reasons}" if reasons else text
 
 

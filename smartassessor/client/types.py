@@ -2,32 +2,104 @@
 
 Python names are the contract's PascalCase names in snake case (``mis_learner_id`` is
 ``MISLearnerId``); ``wire_name`` is the one rule between them. Parsing checks every documented
-field's type and ignores fields it does not know, since the server may add some. Serialising
+field's type, and its range, length or format where the contract or the columns that store it
+set one (``Bounds``), so that an answer that breaks them is a ``WireFormatError`` here and never
+a database error later; it ignores fields it does not know, since the server may add some.
+Serialising
 trims strings and sends an empty one as null, dates as ``YYYY-MM-DD`` and date-times in UTC
 with ``Z``. Payload classes hold only writable fields, so server-set ones are never sent.
 """
 
 import dataclasses
 import datetime as dt
+import math
 import re
 import types
 import typing
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Generic, TypeVar
-
-CourseId = int
-EmployerId = int
-AssessorId = int
-LearnerId = str
-LearnerCourseId = str
-SessionId = str
+from typing import Annotated, Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class WireFormatError(ValueError):
     """A response body that does not have the documented shape."""
+
+
+# --- Bounds ---------------------------------------------------------------------------------
+
+# The largest integer an id or count may be: this project stores them in PositiveIntegerFields.
+MAX_INT = 2**31 - 1
+# Dates and date-times outside these years are refused: none is plausible for a learner, and
+# a date-time near year 1 or 9999 overflows when it is shown in local time.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+# Characters no database column can hold (PostgreSQL refuses NUL; lone surrogates are no UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """What a value read from the wire must satisfy beyond its type (``Annotated`` metadata)."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    pattern: re.Pattern | None = None
+    format: str = ""
+
+    def check(self, value: Any) -> Any:
+        if self.max_length is not None and len(value) > self.max_length:
+            raise WireFormatError(
+                f"expected at most {self.max_length} characters, got {len(value)}"
+            )
+        if self.pattern is not None and not self.pattern.fullmatch(value):
+            raise WireFormatError(f"expected {self.format}, got {_shown(value)}")
+        too_low = self.minimum is not None and not value >= self.minimum
+        too_high = self.maximum is not None and not value <= self.maximum
+        if too_low or too_high:  # written so that NaN fails both
+            raise WireFormatError(
+                f"expected a value from {self.minimum} to {self.maximum}, got {_shown(value)}"
+            )
+        return value
+
+
+def _text(max_length: int) -> Any:
+    """A string of at most ``max_length`` characters (the contract's and our columns' length)."""
+    return Annotated[str, Bounds(max_length=max_length)]
+
+
+_ID = Bounds(minimum=1, maximum=MAX_INT)
+_COUNT = Bounds(minimum=0, maximum=MAX_INT)
+_PERCENT = Bounds(minimum=0, maximum=100)
+_GUID = Bounds(
+    pattern=re.compile(
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    ),
+    format="a GUID",
+)
+# Server-set codes (Status, Sex, Attendance, Band, TokenType): short words.
+_CODE = _text(30)
+
+
+def is_id(value: object, id_type: type) -> bool:
+    """Whether ``value`` is a Smart Assessor id: an integer id, or a GUID for ``str``."""
+    if type(value) is not id_type:  # bool is not an int id
+        return False
+    try:
+        (_ID if id_type is int else _GUID).check(value)
+    except WireFormatError:
+        return False
+    return True
+
+
+CourseId = Annotated[int, _ID]
+EmployerId = Annotated[int, _ID]
+AssessorId = Annotated[int, _ID]
+LearnerId = Annotated[str, _GUID]
+LearnerCourseId = Annotated[str, _GUID]
+SessionId = Annotated[str, _GUID]
 
 
 class _Unset:
@@ -69,9 +141,11 @@ def _shown(value: object) -> str:
 
 
 def _decode_str(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise WireFormatError(f"expected a string, got {_shown(value)}")
+    if not isinstance(value, str):
+        raise WireFormatError(f"expected a string, got {_shown(value)}")
+    if _UNSTORABLE.search(value):
+        raise WireFormatError(f"a NUL or an unpaired surrogate in {_shown(value)}")
+    return value
 
 
 def _decode_int(value: object) -> int:
@@ -82,7 +156,12 @@ def _decode_int(value: object) -> int:
 
 def _decode_float(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
     raise WireFormatError(f"expected a number, got {_shown(value)}")
 
 
@@ -92,12 +171,22 @@ def _decode_bool(value: object) -> bool:
     raise WireFormatError(f"expected true or false, got {_shown(value)}")
 
 
+def _plausible(value: T) -> T:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise WireFormatError(
+            f"expected a year from {EARLIEST_YEAR} to {LATEST_YEAR}, got {value.isoformat()}"
+        )
+    return value
+
+
 def parse_date(value: object) -> dt.date:
     if isinstance(value, str) and _DATE.fullmatch(value):
         try:
-            return dt.date.fromisoformat(value)
+            parsed = dt.date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            return _plausible(parsed)
     raise WireFormatError(f"expected a date like 2026-11-28, got {_shown(value)}")
 
 
@@ -105,9 +194,11 @@ def parse_datetime(value: object) -> dt.datetime:
     """A contract date-time (UTC, ``Z``, up to 6 fractional digits) as an aware datetime."""
     if isinstance(value, str) and _DATETIME.fullmatch(value):
         try:
-            return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.UTC)
+            parsed = dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.UTC)
         except ValueError:
             pass
+        else:
+            return _plausible(parsed)
     raise WireFormatError(f"expected a date-time like 2026-11-28T09:30:00Z, got {_shown(value)}")
 
 
@@ -152,30 +243,42 @@ class _WireField:
     encode: Callable[[Any], Any]
 
 
-def _value_type(annotation: Any) -> tuple[type, bool]:
-    """The one value type of ``X``, ``X | None`` or ``X | None | _Unset``, and its nullability."""
+def _value_type(annotation: Any) -> tuple[type, Bounds | None, bool]:
+    """The one value type of ``X``, ``X | None`` or ``X | None | _Unset`` (``X`` possibly
+    ``Annotated[type, Bounds]``), its bounds and its nullability."""
+    nullable = False
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         members = typing.get_args(annotation)
         concrete = [m for m in members if m not in (type(None), _Unset)]
-        if len(concrete) == 1:
-            return concrete[0], type(None) in members
-    elif isinstance(annotation, type):
-        return annotation, False
+        if len(concrete) != 1:
+            raise TypeError(f"unsupported wire field type {annotation!r}")
+        annotation, nullable = concrete[0], type(None) in members
+    bounds = None
+    if typing.get_origin(annotation) is Annotated:
+        annotation, bounds = typing.get_args(annotation)
+    if isinstance(annotation, type):
+        return annotation, bounds, nullable
     raise TypeError(f"unsupported wire field type {annotation!r}")
+
+
+def _bounded(decode: Callable[[Any], Any], bounds: Bounds | None) -> Callable[[Any], Any]:
+    if bounds is None:
+        return decode
+    return lambda value: bounds.check(decode(value))
 
 
 @cache
 def _wire_fields(cls: type) -> tuple[_WireField, ...]:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     result = []
     for field in dataclasses.fields(cls):
-        value_type, nullable = _value_type(hints[field.name])
+        value_type, bounds, nullable = _value_type(hints[field.name])
         result.append(
             _WireField(
                 name=field.name,
                 wire=wire_name(field.name),
                 nullable=nullable,
-                decode=_DECODERS[value_type],
+                decode=_bounded(_DECODERS[value_type], bounds),
                 encode=_ENCODERS.get(value_type, lambda value: value),
             )
         )
@@ -226,6 +329,13 @@ class Page(Generic[T]):
     total_count: int
 
 
+_ENVELOPE = {
+    "Page": _ID,
+    "PageSize": Bounds(minimum=1, maximum=500),  # the contract's range (§4)
+    "TotalCount": _COUNT,
+}
+
+
 def _envelope(data: object) -> tuple[list, dict[str, int]]:
     """The raw items of a page and its Page, PageSize and TotalCount, all checked."""
     if not isinstance(data, dict):
@@ -234,9 +344,9 @@ def _envelope(data: object) -> tuple[list, dict[str, int]]:
     if not isinstance(raw_items, list):
         raise WireFormatError(f"Items: expected a list, got {_shown(raw_items)}")
     envelope = {}
-    for name in ("Page", "PageSize", "TotalCount"):
+    for name, bounds in _ENVELOPE.items():
         try:
-            envelope[name] = _decode_int(data.get(name))
+            envelope[name] = bounds.check(_decode_int(data.get(name)))
         except WireFormatError as exc:
             raise WireFormatError(f"{name}: {exc}") from None
     return raw_items, envelope
@@ -366,78 +476,79 @@ def parse_feed_page(
 # --- Resources (what the server answers) ----------------------------------------------------
 # Fields the contract requires on create may still be empty on records people made in Smart
 # Assessor itself (the MIS ids above all); those are read as optional so that one such record
-# cannot stop a whole page from being read.
+# cannot stop a whole page from being read. Lengths are the contract's (§7), which the columns
+# that store them share.
 
 _resource = dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 
 
 @_resource
 class AccessToken:
-    access_token: str = dataclasses.field(repr=False)
-    token_type: str
-    expires_in: int
+    access_token: _text(4096) = dataclasses.field(repr=False)
+    token_type: _CODE
+    expires_in: Annotated[int, _ID]
 
 
 @_resource
 class Course:
     smart_assessor_id: CourseId
-    qan_code: str
-    qualification_title: str
+    qan_code: _text(20)
+    qualification_title: _text(255)
     is_active: bool
 
 
 @_resource
 class Employer:
     smart_assessor_id: EmployerId
-    mis_employer_id: str | None
-    name: str
-    eds_id: str | None
-    address_line1: str | None
-    address_line2: str | None
-    address_line3: str | None
-    address_line4: str | None
-    address_post_code: str | None
-    telephone: str | None
-    website: str | None
-    employer_size: str | None
+    mis_employer_id: _text(32) | None
+    name: _text(100)
+    eds_id: _text(9) | None
+    address_line1: _text(50) | None
+    address_line2: _text(50) | None
+    address_line3: _text(50) | None
+    address_line4: _text(50) | None
+    address_post_code: _text(8) | None
+    telephone: _text(20) | None
+    website: _text(255) | None
+    employer_size: _text(20) | None
     modified_at: dt.datetime
 
 
 @_resource
 class Assessor:
     smart_assessor_id: AssessorId
-    mis_assessor_id: str | None
-    first_name: str
-    last_name: str
-    email: str | None
-    telephone: str | None
-    mobile: str | None
+    mis_assessor_id: _text(32) | None
+    first_name: _text(50)
+    last_name: _text(50)
+    email: _text(128) | None
+    telephone: _text(20) | None
+    mobile: _text(20) | None
     modified_at: dt.datetime
 
 
 @_resource
 class Learner:
     smart_assessor_id: LearnerId
-    mis_learner_id: str | None
-    student_id: str | None
-    given_names: str
-    family_name: str
+    mis_learner_id: _text(32) | None
+    student_id: _text(20) | None
+    given_names: _text(50)
+    family_name: _text(50)
     date_of_birth: dt.date | None
-    sex: str | None
-    uln: str | None
-    ni_number: str | None
-    email: str | None
-    telephone: str | None
-    mobile: str | None
-    address_line1: str | None
-    address_line2: str | None
-    address_line3: str | None
-    address_line4: str | None
-    address_post_code: str | None
+    sex: _CODE | None
+    uln: _text(10) | None
+    ni_number: _text(9) | None
+    email: _text(128) | None
+    telephone: _text(20) | None
+    mobile: _text(20) | None
+    address_line1: _text(50) | None
+    address_line2: _text(50) | None
+    address_line3: _text(50) | None
+    address_line4: _text(50) | None
+    address_post_code: _text(8) | None
     start_date: dt.date | None
     employer_smart_assessor_id: EmployerId | None
     assessor_smart_assessor_id: AssessorId | None
-    status: str
+    status: _CODE
     modified_at: dt.datetime
 
 
@@ -446,16 +557,16 @@ class LearnerCourse:
     smart_assessor_id: LearnerCourseId
     learner_smart_assessor_id: LearnerId
     course_smart_assessor_id: CourseId
-    qan_code: str | None
+    qan_code: _text(20) | None
     primary_assessor_smart_assessor_id: AssessorId | None
     secondary_assessor_smart_assessor_id: AssessorId | None
     start_date: dt.date
     planned_end_date: dt.date
-    status: str
-    progress_percent: float
-    assessed_percent: float
-    mapped_percent: float
-    timeline_percent: float
+    status: _CODE
+    progress_percent: Annotated[float, _PERCENT]
+    assessed_percent: Annotated[float, _PERCENT]
+    mapped_percent: Annotated[float, _PERCENT]
+    timeline_percent: Annotated[float, _PERCENT]
     actual_end_date: dt.date | None
     modified_at: dt.datetime
 
@@ -466,26 +577,26 @@ class Session:
     learner_smart_assessor_id: LearnerId
     assessor_smart_assessor_id: AssessorId | None
     course_smart_assessor_id: CourseId | None
-    event_type: str
+    event_type: _text(10)
     planned_start: dt.datetime
     actual_start: dt.datetime | None
-    duration_minutes: int | None
-    attendance: str | None
-    feedback: str | None
+    duration_minutes: Annotated[int, _COUNT] | None
+    attendance: _CODE | None
+    feedback: _text(4000) | None
     modified_at: dt.datetime
 
 
 @_resource
 class EventType:
-    code: str
-    name: str
+    code: _text(10)
+    name: _text(100)
 
 
 @_resource
 class SmartCoachScore:
     learner_smart_assessor_id: LearnerId
-    score: float
-    band: str
+    score: Annotated[float, Bounds(minimum=0, maximum=1)]
+    band: _CODE
     modified_at: dt.datetime
 
 
