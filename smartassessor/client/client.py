@@ -147,8 +147,9 @@ class SmartAssessorClient:
 
     What one answer may cost: ``deadline`` is the longest one exchange may take from sending to
     the last byte of the answer (default: the connect timeout plus the read timeout), however
-    the server paces its bytes; a retry is a new exchange, so a call takes at most the retry
-    policy's attempts times that, plus the backoff. ``max_body_bytes`` bounds an answer after
+    the server paces its bytes. ``call_deadline`` (default: twice ``deadline``) bounds a whole
+    call with its retries and waits: a retry starts only when its wait and a whole exchange fit
+    in the time left. ``max_body_bytes`` bounds an answer after
     decompression, ``max_json_depth`` its nesting, ``max_pages`` the pages of one list or feed.
     """
 
@@ -170,6 +171,7 @@ class SmartAssessorClient:
         jitter: Callable[[float], float] = _full_jitter,
         clock: Callable[[], float] = time.time,
         deadline: float | None = None,
+        call_deadline: float | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         max_pages: int = DEFAULT_MAX_PAGES,
@@ -182,6 +184,7 @@ class SmartAssessorClient:
         self._api = self.base_url + "/api/v1"
         self.timeout = (connect_timeout, read_timeout)
         self.deadline = connect_timeout + read_timeout if deadline is None else deadline
+        self.call_deadline = 2 * self.deadline if call_deadline is None else call_deadline
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
         self.max_pages = max_pages
@@ -582,6 +585,11 @@ class SmartAssessorClient:
             retry_transient = method != "POST"
         attempt = 1
         renewed = False
+        started = time.monotonic()
+
+        def time_left() -> float:
+            return self.call_deadline - (time.monotonic() - started)
+
         while True:
             token = self._access_token() if authenticated else None
             try:
@@ -608,8 +616,10 @@ class SmartAssessorClient:
                 logger.info("Smart Assessor refused the access token; renewing it once")
                 continue
             except RateLimited as exc:
-                if attempt >= self._retry.max_attempts or exc.retry_after > (
-                    self._retry.max_retry_after
+                if (
+                    attempt >= self._retry.max_attempts
+                    or exc.retry_after > self._retry.max_retry_after
+                    or exc.retry_after + self.deadline > time_left()
                 ):
                     raise
                 logger.warning("%s; waiting %s s as asked", exc, exc.retry_after)
@@ -618,6 +628,8 @@ class SmartAssessorClient:
                 if not retry_transient or attempt >= self._retry.max_attempts:
                     raise
                 delay = self._jitter(self._retry.backoff_ceiling(attempt))
+                if delay + self.deadline > time_left():
+                    raise
                 logger.warning("%s; try %d in %.2f s", exc, attempt + 1, delay)
                 self._sleep(delay)
             attempt += 1

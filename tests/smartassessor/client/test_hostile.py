@@ -132,6 +132,29 @@ def test_an_answer_dripping_one_byte_every_two_seconds_ends_at_the_deadline(serv
     assert caught.value.ambiguous
 
 
+def test_a_dripping_answer_is_not_retried_past_the_calls_deadline(server, make_client):
+    body = hostile.json_answer(wire.page([wire.course()])).body
+    server.set("/courses", hostile.drip(body, every=2))
+    # Four tries of 1.5 s each would hold the call for more than 6 s.
+    client = make_client(read_timeout=5, deadline=1.5, retry=RetryPolicy(max_attempts=4))
+
+    started = time.monotonic()
+    with pytest.raises(Transient, match=r"no complete answer within 1\.5 s"):
+        list(client.course_list())
+
+    assert time.monotonic() - started < client.call_deadline + 0.5
+
+
+def test_quick_failures_are_retried_within_the_calls_deadline(server, make_client):
+    server.set("/courses", hostile.json_answer({"Code": "unavailable"}, status=503))
+    client = make_client(deadline=1.0, call_deadline=30, retry=RetryPolicy(max_attempts=3))
+
+    with pytest.raises(Transient):
+        list(client.course_list())
+
+    assert len(server.asked("/courses")) == 3
+
+
 def test_headers_that_never_finish_end_at_the_deadline(server, make_client):
     server.set("/courses", hostile.RawDrip(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100, every=0.5))
     client = make_client(read_timeout=5, deadline=1.5)
