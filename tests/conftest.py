@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 
 from picsweb import roles
@@ -53,3 +55,24 @@ def support_client(client, support_user):
 def admin_client_ia(client, admin_user):
     client.force_login(admin_user)
     return client
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and at the end of the run no session left open on it by a thread or
+    subprocess (which would stop it being dropped): each is closed and named in a warning."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state, left(query, 200) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        stray = cursor.fetchall()
+        for pid, *_ in stray:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    if stray:
+        warnings.warn(f"Sessions left open on the test database: {stray}", stacklevel=1)
