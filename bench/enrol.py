@@ -139,7 +139,7 @@ def main() -> None:
         from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh
         from smartassessor.sandbox.control import SandboxControl
         from smartassessor.sandbox.process import start_sandbox
-        from smartassessor.services import enrolment, links
+        from smartassessor.services import enrolment_requests, links
 
         redis.Redis.from_url(REDIS_DB).flushdb()
         sandbox = start_sandbox(folder / "sandbox.sqlite3", folder / "sandbox.log")
@@ -163,7 +163,7 @@ def main() -> None:
             control.reset_stats()
 
             started = time.perf_counter()
-            enrolment.enrolments_request(learners=learners, actor=None)
+            enrolment_requests.enrolments_request(learners=learners, actor=None)
             deadline = time.monotonic() + TIMEOUT_SECONDS
             active = Enrolment.objects.filter(state__in=Enrolment.ACTIVE_STATES)
             while active.exists() and time.monotonic() < deadline:

@@ -13,9 +13,9 @@ from picsweb import roles
 
 from .models import CourseEnrolment, Enrolment, SyncError, SyncRun
 from .permissions import IntegrationPermission
-from .selectors import sync_runs_recent
-from .services import enrolment as service
-from .services import sync
+from .selectors import enrolments as enrolment_selectors
+from .selectors import sync_runs as sync_run_selectors
+from .services import enrolment_requests, sync
 
 
 class CourseEnrolmentSerializer(serializers.ModelSerializer):
@@ -60,11 +60,7 @@ class IntegrationAPIView(APIView):
     def _current(self, ident: str) -> Enrolment:
         learner = get_object_or_404(Learner, ident=ident)
         return get_object_or_404(
-            Enrolment.objects.select_related("learner", "requested_by").prefetch_related(
-                "courses__learner_qualification__qualification"
-            ),
-            learner=learner,
-            is_current=True,
+            enrolment_selectors.enrolments_with_courses(), learner=learner, is_current=True
         )
 
     def _answer(self, enrolment: Enrolment, code: int) -> Response:
@@ -85,14 +81,18 @@ class EnrolmentAPI(IntegrationAPIView):
     )
     def post(self, request, ident: str):
         learner = get_object_or_404(Learner, ident=ident)
-        enrolment, created = service.enrolment_request(learner=learner, actor=request.user)
+        enrolment, created = enrolment_requests.enrolment_request(
+            learner=learner, actor=request.user
+        )
         return self._answer(enrolment, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class EnrolmentRetryAPI(IntegrationAPIView):
     @extend_schema(request=None, responses=EnrolmentSerializer, summary="Retry a failed enrolment")
     def post(self, request, ident: str):
-        enrolment = service.enrolment_retry(enrolment=self._current(ident), actor=request.user)
+        enrolment = enrolment_requests.enrolment_retry(
+            enrolment=self._current(ident), actor=request.user
+        )
         return self._answer(enrolment, status.HTTP_200_OK)
 
 
@@ -136,17 +136,11 @@ class SyncRunSerializer(serializers.ModelSerializer):
         ]
 
 
-def _runs():
-    return SyncRun.objects.select_related("learner", "requested_by").prefetch_related(
-        "learner_errors__learner"
-    )
-
-
 class LearnerRefreshAPI(IntegrationAPIView):
     @extend_schema(responses=SyncRunSerializer, summary="The learner's latest refresh")
     def get(self, request, ident: str):
         learner = get_object_or_404(Learner, ident=ident)
-        run = _runs().filter(learner=learner, trigger=SyncRun.Trigger.LEARNER).first()
+        run = sync_run_selectors.learner_refresh_latest(learner=learner)
         if run is None:
             return Response({"detail": "This learner has not been refreshed."}, status=404)
         return Response(SyncRunSerializer(run).data)
@@ -160,7 +154,10 @@ class LearnerRefreshAPI(IntegrationAPIView):
         learner = get_object_or_404(Learner, ident=ident)
         run, created = sync.learner_refresh_request(learner=learner, actor=request.user)
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-        return Response(SyncRunSerializer(_runs().get(pk=run.pk)).data, status=code)
+        return Response(
+            SyncRunSerializer(sync_run_selectors.sync_runs_with_errors().get(pk=run.pk)).data,
+            status=code,
+        )
 
 
 class SyncRunListAPI(IntegrationAPIView, generics.ListAPIView):
@@ -170,6 +167,4 @@ class SyncRunListAPI(IntegrationAPIView, generics.ListAPIView):
     serializer_class = SyncRunSerializer
 
     def get_queryset(self):
-        return (
-            sync_runs_recent().select_related("learner").prefetch_related("learner_errors__learner")
-        )
+        return sync_run_selectors.sync_runs_recent_with_errors()

@@ -1,6 +1,7 @@
 """Create in Smart Assessor on the Delivery Plan and the learner list (F7–F10, F12, F23)."""
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -12,7 +13,9 @@ from picsweb.errors import ApplicationError
 from . import panels
 from .models import Enrolment
 from .permissions import require_permission
-from .services import enrolment as service
+from .selectors import enrolments as selectors
+from .selectors.enrolment_preview import enrolment_preview
+from .services import enrolment_requests, learner_sa_id
 
 enrol_required = require_permission(roles.ENROL)
 set_id_required = require_permission(roles.SET_LEARNER_SA_ID)
@@ -33,7 +36,7 @@ def _block_or_plan(request, learner: Learner):
 def preview(request, ident: str):
     learner = _learner(ident)
     template = "smartassessor/_preview.html" if request.htmx else "smartassessor/preview.html"
-    return render(request, template, {"preview": service.enrolment_preview(learner=learner)})
+    return render(request, template, {"preview": enrolment_preview(learner=learner)})
 
 
 @require_POST
@@ -41,7 +44,7 @@ def preview(request, ident: str):
 def confirm(request, ident: str):
     learner = _learner(ident)
     try:
-        _, created = service.enrolment_request(learner=learner, actor=request.user)
+        _, created = enrolment_requests.enrolment_request(learner=learner, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("smartassessor:enrol_preview", ident=ident)
@@ -64,9 +67,11 @@ def status(request, ident: str):
 @enrol_required
 def retry(request, ident: str):
     learner = _learner(ident)
-    current = get_object_or_404(Enrolment, learner=learner, is_current=True)
+    current = selectors.learner_enrolment_current(learner=learner)
+    if current is None:
+        raise Http404("The learner has no current enrolment.")
     try:
-        service.enrolment_retry(enrolment=current, actor=request.user)
+        enrolment_requests.enrolment_retry(enrolment=current, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -78,7 +83,7 @@ def retry(request, ident: str):
 def set_sa_id(request, ident: str):
     """Support's manual edit (F12): check the id, show who it is, then save with a reason."""
     learner = _learner(ident)
-    current = Enrolment.objects.filter(learner=learner, is_current=True).first()
+    current = selectors.learner_enrolment_current(learner=learner)
     context = {"learner": learner, "current": current, "error": "", "sa_learner": None}
     if request.method == "POST":
         sa_id = request.POST.get("sa_learner_id", "").strip()
@@ -86,11 +91,13 @@ def set_sa_id(request, ident: str):
         context.update(sa_learner_id=sa_id, reason=reason)
         try:
             if request.POST.get("action") == "clear":
-                service.learner_sa_id_clear(learner=learner, reason=reason, actor=request.user)
+                learner_sa_id.learner_sa_id_clear(
+                    learner=learner, reason=reason, actor=request.user
+                )
                 messages.success(request, "The Smart Assessor link is cleared.")
                 return redirect(learner.get_absolute_url())
             if request.POST.get("action") == "save":
-                service.learner_sa_id_set(
+                learner_sa_id.learner_sa_id_set(
                     learner=learner, sa_learner_id=sa_id, reason=reason, actor=request.user
                 )
                 messages.success(
@@ -99,15 +106,14 @@ def set_sa_id(request, ident: str):
                     "has started.",
                 )
                 return redirect(learner.get_absolute_url())
-            context["sa_learner"] = service.sa_learner_lookup(sa_learner_id=sa_id)
+            context["sa_learner"] = learner_sa_id.sa_learner_lookup(sa_learner_id=sa_id)
         except ApplicationError as exc:
             context["error"] = exc.message
     return render(request, "smartassessor/set_sa_id.html", context)
 
 
 def _selected_learners(request) -> list[Learner]:
-    idents = request.POST.getlist("learners")
-    return list(Learner.objects.filter(ident__in=idents).order_by("surname", "first_name"))
+    return selectors.learners_by_ident(idents=request.POST.getlist("learners"))
 
 
 @require_POST
@@ -117,7 +123,7 @@ def bulk_preview(request):
     if not learners:
         messages.error(request, "Tick the learners to create in Smart Assessor first.")
         return redirect("learners:list")
-    previews = [service.enrolment_preview(learner=learner) for learner in learners]
+    previews = [enrolment_preview(learner=learner) for learner in learners]
     return render(
         request,
         "smartassessor/bulk_preview.html",
@@ -131,7 +137,7 @@ def bulk_preview(request):
 @require_POST
 @enrol_required
 def bulk_confirm(request):
-    enrolments = service.enrolments_request(
+    enrolments = enrolment_requests.enrolments_request(
         learners=_selected_learners(request), actor=request.user
     )
     ids = [str(enrolment.pk) for enrolment in enrolments]
@@ -142,12 +148,7 @@ def bulk_confirm(request):
 @enrol_required
 def bulk_results(request):
     ids = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk.isdigit()]
-    enrolments = list(
-        Enrolment.objects.filter(pk__in=ids)
-        .select_related("learner")
-        .prefetch_related("courses__learner_qualification__qualification")
-        .order_by("learner__surname", "learner__first_name")
-    )
+    enrolments = selectors.enrolments_by_learner_name(ids=ids)
     finished = sum(e.state not in Enrolment.ACTIVE_STATES for e in enrolments)
     template = (
         "smartassessor/_bulk_results.html" if request.htmx else "smartassessor/bulk_results.html"

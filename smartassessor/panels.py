@@ -3,33 +3,40 @@
 Nothing shows while the integration is switched off (F1).
 """
 
-from django.db.models import Prefetch
-from django.http import HttpResponse
+from typing import Any
+
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from learners.models import Learner, Officer, Organisation
 from picsweb import roles
 
-from .models import Enrolment, OfficerLink, OrganisationLink, SyncChange, SyncRun
+from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind
+from .models import Enrolment
 from .permissions import integration_enabled
+from .selectors.enrolments import learner_enrolment_current_with_courses
+from .selectors.links import sa_link_get
+from .selectors.sync_runs import learner_refresh_latest_with_changes
 
 SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.
 REFRESH_CHANGES_SHOWN = 20
 
 
-def _link_panel(request, *, owner, link_model, owner_field: str, id_field: str, kind: str) -> str:
+def _link_panel(request: HttpRequest, *, kind: LinkedRecordKind, owner: Model) -> str:
     """An officer's or organisation's SA link, with Look Up Smart Assessor ID (F5, F6)."""
     if not integration_enabled():
         return ""
-    link = link_model.objects.filter(**{owner_field: owner}).select_related("linked_by").first()
+    link = sa_link_get(kind=kind, owner=owner)
     return render_to_string(
         "smartassessor/_link_panel.html",
         {
             "link": link,
-            "sa_id": getattr(link, id_field) if link else None,
-            "kind": kind,
-            "lookup_url_name": f"smartassessor:{owner_field}_lookup",
+            "sa_id": getattr(link, kind.sa_id_field) if link else None,
+            "kind": kind.sa_name,
+            "lookup_url_name": kind.lookup_url_name,
             "owner": owner,
             "can_link": request.user.has_perm(roles.MANAGE_INTEGRATION),
         },
@@ -37,45 +44,18 @@ def _link_panel(request, *, owner, link_model, owner_field: str, id_field: str, 
     )
 
 
-def officer_panel(request, officer) -> str:
-    return _link_panel(
-        request,
-        owner=officer,
-        link_model=OfficerLink,
-        owner_field="officer",
-        id_field="assessor_id",
-        kind="assessor",
-    )
+def officer_panel(request: HttpRequest, officer: Officer) -> str:
+    return _link_panel(request, kind=ASSESSOR, owner=officer)
 
 
-def organisation_panel(request, organisation) -> str:
-    return _link_panel(
-        request,
-        owner=organisation,
-        link_model=OrganisationLink,
-        owner_field="organisation",
-        id_field="employer_id",
-        kind="employer",
-    )
+def organisation_panel(request: HttpRequest, organisation: Organisation) -> str:
+    return _link_panel(request, kind=EMPLOYER, owner=organisation)
 
 
-def _learner_block_context(request, learner) -> dict:
-    enrolment = (
-        Enrolment.objects.filter(learner=learner, is_current=True)
-        .select_related("requested_by")
-        .prefetch_related("courses__learner_qualification__qualification")
-        .first()
-    )
+def _learner_block_context(request: HttpRequest, learner: Learner) -> dict[str, Any]:
+    enrolment = learner_enrolment_current_with_courses(learner=learner)
     synced = enrolment is not None and enrolment.state in SYNCED_STATES
-    refresh = None
-    if synced:
-        changes = SyncChange.objects.filter(applied=True).order_by("id")
-        refresh = (
-            SyncRun.objects.filter(learner=learner, trigger=SyncRun.Trigger.LEARNER)
-            .select_related("requested_by")
-            .prefetch_related(Prefetch("changes", changes), "learner_errors")
-            .first()
-        )
+    refresh = learner_refresh_latest_with_changes(learner=learner) if synced else None
     refresh_changes = list(refresh.changes.all()) if refresh else []
     in_progress = enrolment is not None and enrolment.state in Enrolment.ACTIVE_STATES
     return {
@@ -91,7 +71,7 @@ def _learner_block_context(request, learner) -> dict:
     }
 
 
-def learner_panel(request, learner) -> str:
+def learner_panel(request: HttpRequest, learner: Learner) -> str:
     """The Smart Assessor block at the foot of the learner-details panel (F7)."""
     if not integration_enabled():
         return ""
@@ -100,7 +80,9 @@ def learner_panel(request, learner) -> str:
     )
 
 
-def learner_block_response(request, learner, *, reload_when_done: bool = False):
+def learner_block_response(
+    request: HttpRequest, learner: Learner, *, reload_when_done: bool = False
+) -> HttpResponse:
     """The block alone, for htmx. A poll that finds the work done reloads the whole page
     instead, so the qualifications and reviews beside the block show what arrived."""
     context = _learner_block_context(request, learner)
@@ -109,7 +91,7 @@ def learner_block_response(request, learner, *, reload_when_done: bool = False):
     return render(request, "smartassessor/_learner_block.html", context)
 
 
-def learner_list_actions(request, _obj) -> str:
+def learner_list_actions(request: HttpRequest, _obj: object) -> str:
     if not integration_enabled() or not request.user.has_perm(roles.ENROL):
         return ""
     return render_to_string("smartassessor/_list_actions.html", request=request)

@@ -10,9 +10,10 @@ from learners.models import Learner
 from picsweb import roles
 from picsweb.errors import ApplicationError
 
-from . import panels, selectors
-from .models import SyncChange, SyncRun
+from . import panels
+from .models import SyncRun
 from .permissions import manage_integration_required, require_permission
+from .selectors import sync_runs as selectors
 from .services import sync as service
 
 enrol_required = require_permission(roles.ENROL)
@@ -51,9 +52,7 @@ def refresh(request, ident: str):
 @enrol_required
 def learner_history(request, ident: str):
     learner = get_object_or_404(Learner, ident=ident)
-    changes = (
-        SyncChange.objects.filter(learner=learner).select_related("run").order_by("-at", "-id")
-    )
+    changes = selectors.learner_sync_changes(learner=learner)
     return render(
         request,
         "smartassessor/sync_history.html",
@@ -74,11 +73,9 @@ def runs(request):
 @require_GET
 @manage_integration_required
 def run_detail(request, pk: int):
-    run = get_object_or_404(SyncRun.objects.select_related("learner", "decided_by"), pk=pk)
-    changes = run.changes.select_related("learner", "officer").order_by("id")
+    run = get_object_or_404(selectors.sync_runs_for_detail(), pk=pk)
     held = run.state == SyncRun.State.HELD
-    if held:
-        changes = changes.filter(applied=False)
+    changes = selectors.sync_run_changes(run=run, held=held)
     return render(
         request,
         "smartassessor/sync_run.html",
@@ -86,7 +83,7 @@ def run_detail(request, pk: int):
             "section": "smartassessor",
             "run": run,
             "held": held,
-            "errors": run.learner_errors.select_related("learner"),
+            "errors": selectors.sync_run_errors(run=run),
             "page": _page(request, changes, CHANGES_PAGE_SIZE),
         },
     )

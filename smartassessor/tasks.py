@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from .models import LinkRefresh, SyncRun
-from .services import enrolment, links, sync
+from .services import enrolment_requests, links, sync
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ def sweep_link_refreshes() -> int:
 
 @shared_task(acks_late=True)
 def enrol_learner(enrolment_id: int) -> None:
-    enrolment.enrolment_run(enrolment_id=enrolment_id)
+    enrolment_requests.enrolment_run(enrolment_id=enrolment_id)
 
 
 @shared_task(acks_late=True)
 def sweep_enrolments() -> int:
     """Re-queue enrolments whose task was lost (a restart, a killed worker)."""
-    return enrolment.enrolments_sweep()
+    return enrolment_requests.enrolments_sweep()
 
 
 # A daily run may read every feed from the start after a long outage: give it time, well

@@ -1,4 +1,6 @@
 from django.contrib import messages
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -6,12 +8,16 @@ from learners.models import Officer, Organisation
 from picsweb import roles
 from picsweb.errors import ApplicationError
 
-from . import mapping, selectors
-from .client import SmartAssessorError
+from . import mapping
+from .client import EventType
 from .connection import connection_check
 from .forms import LinkChoiceForm, ReviewTypeMappingForm
-from .models import IntegrationSettings, LinkRefresh, OfficerLink, OrganisationLink
+from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind
+from .models import IntegrationSettings
 from .permissions import manage_integration_required, require_permission
+from .selectors import enrolments as enrolment_selectors
+from .selectors import links as link_selectors
+from .selectors import sync_runs as sync_run_selectors
 from .services import links
 
 LOOKUP_PAGE_SIZE = 20
@@ -20,11 +26,11 @@ RECENT_RUNS = 10
 manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
 
 
-def _event_types():
+def _event_types() -> tuple[tuple[EventType, ...], str]:
     """SA's event types, or an error message when SA cannot be asked now."""
     try:
         return links.event_types_fetch(), ""
-    except (SmartAssessorError, ApplicationError) as exc:
+    except ApplicationError as exc:
         return (), f"The event types could not be read from Smart Assessor: {exc}"
 
 
@@ -33,17 +39,19 @@ def _event_types():
 def summary(request):
     settings = IntegrationSettings.load()
     event_types, event_types_error = _event_types() if settings.enabled else ((), "")
-    form = ReviewTypeMappingForm(event_types=event_types, current=selectors.review_type_mappings())
+    form = ReviewTypeMappingForm(
+        event_types=event_types, current=link_selectors.review_type_mappings()
+    )
     return render(
         request,
         "smartassessor/summary.html",
         {
             "section": "smartassessor",
             "settings": settings,
-            "counts": selectors.enrolment_counts(),
-            "refresh": selectors.link_refresh_latest(),
-            "last_sync": selectors.sync_run_last_finished(),
-            "runs": selectors.sync_runs_recent()[:RECENT_RUNS],
+            "counts": enrolment_selectors.enrolment_counts(),
+            "refresh": link_selectors.link_refresh_latest(),
+            "last_sync": sync_run_selectors.sync_run_last_finished(),
+            "runs": sync_run_selectors.sync_runs_recent()[:RECENT_RUNS],
             "mapping_form": form,
             "event_types_error": event_types_error,
         },
@@ -83,7 +91,7 @@ def refresh_links(request):
 @require_GET
 @manage_integration_required
 def link_refresh_status(request, pk: int):
-    refresh = get_object_or_404(LinkRefresh.objects.select_related("requested_by"), pk=pk)
+    refresh = get_object_or_404(link_selectors.link_refreshes(), pk=pk)
     return render(request, "smartassessor/_link_refresh.html", {"refresh": refresh})
 
 
@@ -95,7 +103,7 @@ def review_mapping(request):
         messages.error(request, error)
         return redirect("smartassessor:summary")
     form = ReviewTypeMappingForm(
-        request.POST, event_types=event_types, current=selectors.review_type_mappings()
+        request.POST, event_types=event_types, current=link_selectors.review_type_mappings()
     )
     if form.is_valid():
         links.review_type_mapping_save(
@@ -119,20 +127,23 @@ def data_exchange(request):
     )
 
 
-def _lookup(request, *, owner, kind: str, link, fetch_page, set_link):
+def _lookup(request: HttpRequest, *, kind: LinkedRecordKind, owner: Model) -> HttpResponse:
     """The look-up window (F5, F6): search SA's records page by page, choose one, save."""
     error = ""
     if request.method == "POST":
         form = LinkChoiceForm(request.POST)
         if form.is_valid():
             try:
-                set_link(form.cleaned_data["sa_id"])
+                links.sa_link_set(
+                    kind=kind, owner=owner, sa_id=form.cleaned_data["sa_id"], actor=request.user
+                )
             except ApplicationError as exc:
                 error = exc.message
             else:
                 messages.success(
                     request,
-                    f"{owner} is linked to Smart Assessor {kind} {form.cleaned_data['sa_id']}.",
+                    f"{owner} is linked to Smart Assessor {kind.sa_name} "
+                    f"{form.cleaned_data['sa_id']}.",
                 )
                 return redirect(owner.get_absolute_url())
         else:
@@ -143,8 +154,10 @@ def _lookup(request, *, owner, kind: str, link, fetch_page, set_link):
     except ValueError:
         page_number = 1
     try:
-        page = fetch_page(search=query or None, page=page_number, page_size=LOOKUP_PAGE_SIZE)
-    except (SmartAssessorError, ApplicationError) as exc:
+        page = links.sa_records_search(
+            kind=kind, search=query or None, page=page_number, page_size=LOOKUP_PAGE_SIZE
+        )
+    except ApplicationError as exc:
         page, error = None, error or f"Smart Assessor could not be searched: {exc}"
     template = "smartassessor/_lookup.html" if request.htmx else "smartassessor/lookup.html"
     return render(
@@ -152,8 +165,8 @@ def _lookup(request, *, owner, kind: str, link, fetch_page, set_link):
         template,
         {
             "owner": owner,
-            "kind": kind,
-            "link": link,
+            "kind": kind.sa_name,
+            "link": link_selectors.sa_link_get(kind=kind, owner=owner),
             "query": query,
             "page": page,
             "page_number": page_number,
@@ -164,30 +177,10 @@ def _lookup(request, *, owner, kind: str, link, fetch_page, set_link):
 
 
 @manage_while_enabled
-def officer_lookup(request, pk: int):
-    officer = get_object_or_404(Officer, pk=pk)
-    return _lookup(
-        request,
-        owner=officer,
-        kind="assessor",
-        link=OfficerLink.objects.filter(officer=officer).first(),
-        fetch_page=links.assessors_search,
-        set_link=lambda sa_id: links.officer_link_set(
-            officer=officer, assessor_id=sa_id, actor=request.user
-        ),
-    )
+def officer_lookup(request: HttpRequest, pk: int) -> HttpResponse:
+    return _lookup(request, kind=ASSESSOR, owner=get_object_or_404(Officer, pk=pk))
 
 
 @manage_while_enabled
-def organisation_lookup(request, pk: int):
-    organisation = get_object_or_404(Organisation, pk=pk)
-    return _lookup(
-        request,
-        owner=organisation,
-        kind="employer",
-        link=OrganisationLink.objects.filter(organisation=organisation).first(),
-        fetch_page=links.employers_search,
-        set_link=lambda sa_id: links.organisation_link_set(
-            organisation=organisation, employer_id=sa_id, actor=request.user
-        ),
-    )
+def organisation_lookup(request: HttpRequest, pk: int) -> HttpResponse:
+    return _lookup(request, kind=EMPLOYER, owner=get_object_or_404(Organisation, pk=pk))

@@ -3,24 +3,23 @@
 import datetime as dt
 import logging
 import re
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
-from learners.models import Officer, Organisation, Qualification, ReviewType
+from learners.models import Qualification, ReviewType
 from picsweb.errors import ApplicationError
 
 from ..audit import audit_record
-from ..client import NotFound, RateLimited, SmartAssessorError, Transient
+from ..client import EventType, Page, RateLimited, SmartAssessorError, Transient
 from ..connection import client_from_settings
-from ..models import (
-    LinkRefresh,
-    OfficerLink,
-    OrganisationLink,
-    QualificationLink,
-    ReviewTypeMapping,
-)
+from ..errors import smart_assessor_errors
+from ..linked_records import LinkedRecordKind
+from ..models import LinkRefresh, QualificationLink, ReviewTypeMapping
+from ..selectors.links import sa_link_taken
 
 logger = logging.getLogger(__name__)
 
@@ -272,31 +271,28 @@ def _refresh_links(claim: _Claim) -> LinkRefresh:
     return refresh
 
 
-def _link_set(*, link_model, owner_field: str, owner, id_field: str, sa_id: int, fetch, actor):
-    try:
-        sa_record = fetch(sa_id)
-    except NotFound:
-        raise ApplicationError(f"Smart Assessor has no record with id {sa_id}.") from None
-    except SmartAssessorError as exc:
-        raise ApplicationError(f"Smart Assessor could not be asked: {exc}") from exc
+def sa_link_set(*, kind: LinkedRecordKind, owner: Model, sa_id: int, actor: User | None) -> Any:
+    """Link a local record to an existing SA record of its kind (F5, F6); returns that record."""
+    client = client_from_settings()
+    with smart_assessor_errors(
+        prefix="Smart Assessor could not be asked: ",
+        not_found=f"Smart Assessor has no record with id {sa_id}.",
+    ):
+        sa_record = kind.get(client, sa_id)
     with transaction.atomic():
-        taken = (
-            link_model.objects.select_related(owner_field)
-            .filter(**{id_field: sa_id})
-            .exclude(**{owner_field: owner})
-            .first()
-        )
+        taken = sa_link_taken(kind=kind, owner=owner, sa_id=sa_id)
         if taken:
             raise ApplicationError(
-                f"Smart Assessor id {sa_id} is already linked to {getattr(taken, owner_field)}."
+                f"Smart Assessor id {sa_id} is already linked to "
+                f"{getattr(taken, kind.owner_field)}."
             )
-        link = link_model.objects.filter(**{owner_field: owner}).first()
-        old = getattr(link, id_field) if link else None
+        link = kind.link_model.objects.filter(**{kind.owner_field: owner}).first()
+        old = getattr(link, kind.sa_id_field) if link else None
         if old == sa_id:
             return sa_record
         if link is None:
-            link = link_model(**{owner_field: owner})
-        setattr(link, id_field, sa_id)
+            link = kind.link_model(**{kind.owner_field: owner})
+        setattr(link, kind.sa_id_field, sa_id)
         link.linked_by = actor
         try:
             with transaction.atomic():
@@ -309,37 +305,18 @@ def _link_set(*, link_model, owner_field: str, owner, id_field: str, sa_id: int,
             actor=actor,
             action="Smart Assessor link set",
             instance=owner,
-            changes={id_field: (old, sa_id)},
+            changes={kind.sa_id_field: (old, sa_id)},
         )
     return sa_record
 
 
-def officer_link_set(*, officer: Officer, assessor_id: int, actor):
-    """Link an officer to an existing SA assessor (F5); returns the SA assessor."""
+def sa_records_search(
+    *, kind: LinkedRecordKind, search: str | None, page: int, page_size: int
+) -> Page[Any]:
+    """One page of SA records of that kind, for the look-up window (F5, F6)."""
     client = client_from_settings()
-    return _link_set(
-        link_model=OfficerLink,
-        owner_field="officer",
-        owner=officer,
-        id_field="assessor_id",
-        sa_id=assessor_id,
-        fetch=lambda sa_id: client.assessor_get(assessor_id=sa_id),
-        actor=actor,
-    )
-
-
-def organisation_link_set(*, organisation: Organisation, employer_id: int, actor):
-    """Link an organisation to an existing SA employer (F6); returns the SA employer."""
-    client = client_from_settings()
-    return _link_set(
-        link_model=OrganisationLink,
-        owner_field="organisation",
-        owner=organisation,
-        id_field="employer_id",
-        sa_id=employer_id,
-        fetch=lambda sa_id: client.employer_get(employer_id=sa_id),
-        actor=actor,
-    )
+    with smart_assessor_errors():
+        return kind.search(client, search, page, page_size)
 
 
 def review_type_mapping_save(
@@ -363,16 +340,8 @@ def review_type_mapping_save(
                 )
 
 
-def event_types_fetch():
+def event_types_fetch() -> tuple[EventType, ...]:
     """SA's event types, for the review type mapping."""
-    return client_from_settings().event_type_list()
-
-
-def assessors_search(*, search: str | None, page: int, page_size: int):
-    """One page of SA assessors for the look-up window (F5)."""
-    return client_from_settings().assessor_page(search=search, page=page, page_size=page_size)
-
-
-def employers_search(*, search: str | None, page: int, page_size: int):
-    """One page of SA employers for the look-up window (F6)."""
-    return client_from_settings().employer_page(search=search, page=page, page_size=page_size)
+    client = client_from_settings()
+    with smart_assessor_errors():
+        return client.event_type_list()

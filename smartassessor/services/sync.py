@@ -69,7 +69,7 @@ from ..models import (
     SyncRun,
     SyncWatermark,
 )
-from . import enrolment as enrolment_service
+from . import enrolment_steps
 
 logger = logging.getLogger(__name__)
 
@@ -785,7 +785,7 @@ def _add_courses(work: _Work, enrolment: Enrolment) -> None:
         enrolment.courses.filter(state=CourseEnrolment.State.ENROLLED).values_list("pk", flat=True)
     )
     refused_before = enrolment.courses.filter(state=CourseEnrolment.State.REFUSED).count()
-    refused = enrolment_service.enrolment_courses_add(client=work.client, enrolment=enrolment)
+    refused = enrolment_steps.enrolment_courses_add(client=work.client, enrolment=enrolment)
     added = list(
         enrolment.courses.filter(state=CourseEnrolment.State.ENROLLED)
         .exclude(pk__in=before)

@@ -12,7 +12,7 @@ from smartassessor.models import (
     QualificationLink,
     ReviewTypeMapping,
 )
-from smartassessor.services import enrolment as enrolment_service
+from smartassessor.services import enrolment_requests as enrolment_service
 from tests.factories import (
     LearnerFactory,
     LearnerQualificationFactory,

@@ -21,8 +21,8 @@ from smartassessor.models import (
     OrganisationLink,
     QualificationLink,
 )
-from smartassessor.services import enrolment as service
-from smartassessor.services import links
+from smartassessor.services import enrolment_requests as service
+from smartassessor.services import learner_sa_id, links
 from tests.factories import (
     LearnerFactory,
     LearnerQualificationFactory,
@@ -87,7 +87,7 @@ def _raise(exc_type):
 def test_an_unexpected_error_counts_each_attempt_and_fails_after_the_last(
     exc_type, learner, staff_user, staff_client, monkeypatch, caplog
 ):
-    monkeypatch.setattr(service, "_enrol", _raise(exc_type))
+    monkeypatch.setattr(service, "enrolment_steps_run", _raise(exc_type))
     enrolment = _request(learner, staff_user)
     name = exc_type.__name__
 
@@ -141,7 +141,7 @@ def test_a_database_error_mid_step_is_recorded_on_the_row(learner, staff_user, m
     def step(client, enrolment):
         Enrolment.objects.filter(pk=enrolment.pk).update(attempts=-1)
 
-    monkeypatch.setattr(service, "_enrol", step)
+    monkeypatch.setattr(service, "enrolment_steps_run", step)
     enrolment = service.enrolment_run(enrolment_id=_request(learner, staff_user).pk)
     assert enrolment.state == Enrolment.State.RETRYING
     assert enrolment.attempts == 1
@@ -177,7 +177,7 @@ def test_a_long_remote_call_keeps_its_lease(learner, staff_user, monkeypatch):
         seen["due"] = service.enrolments_due()
         seen["second worker"] = service.enrolment_run(enrolment_id=enrolment.pk)
 
-    monkeypatch.setattr(service, "_enrol", slow_step)
+    monkeypatch.setattr(service, "enrolment_steps_run", slow_step)
     enrolment = service.enrolment_run(enrolment_id=_request(learner, staff_user).pk)
     assert seen == {"due": [], "second worker": None}
     assert enrolment.attempts == 1
@@ -206,7 +206,7 @@ def test_a_row_taken_over_after_a_dead_worker_counts_the_attempt(
     Enrolment.objects.filter(pk=enrolment.pk).update(
         state=Enrolment.State.ENROLLING, attempts=CAP - 1, lease_until=timezone.now()
     )
-    monkeypatch.setattr(service, "_enrol", _raise(KeyError))
+    monkeypatch.setattr(service, "enrolment_steps_run", _raise(KeyError))
 
     taken_over = service.enrolment_run(enrolment_id=enrolment.pk)
 
@@ -330,7 +330,9 @@ def test_a_learner_enrolled_again_after_the_link_was_cleared_adopts_their_sa_rec
     assert first.state == Enrolment.State.ENROLLED
     [first_course] = first.courses.all()
 
-    service.learner_sa_id_clear(learner=learner, reason="Linked by mistake", actor=support_user)
+    learner_sa_id.learner_sa_id_clear(
+        learner=learner, reason="Linked by mistake", actor=support_user
+    )
     # Smart Assessor still has the learner and their course: it answers 409 to both and the
     # new enrolment adopts them.
     second, created = service.enrolment_request(learner=learner, actor=staff_user)

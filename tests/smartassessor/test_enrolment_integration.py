@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from smartassessor.client import SmartAssessorClient
 from smartassessor.models import Enrolment, LinkRefresh
-from smartassessor.services import enrolment as service
+from smartassessor.services import enrolment_requests as service
 from smartassessor.services import links
 from tests.environment import REDIS_URL
 from tests.factories import (

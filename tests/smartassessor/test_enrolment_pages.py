@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from smartassessor.models import AuditEntry, Enrolment, LinkRefresh, SyncRun
-from smartassessor.services import enrolment as service
+from smartassessor.services import enrolment_requests as service
 from smartassessor.services import links
 from tests.factories import (
     LearnerFactory,

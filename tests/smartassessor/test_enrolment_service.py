@@ -15,7 +15,8 @@ from smartassessor.models import (
     OrganisationLink,
     QualificationLink,
 )
-from smartassessor.services import enrolment as service
+from smartassessor.selectors.enrolment_preview import enrolment_preview
+from smartassessor.services import enrolment_requests as service
 from tests.factories import (
     LearnerFactory,
     LearnerQualificationFactory,
@@ -292,7 +293,7 @@ def test_a_second_request_returns_the_current_enrolment(learner, staff_user, sup
 
 def test_preview_blocks_a_learner_without_email_and_warns_without_placement(sa_settings):
     learner = LearnerFactory(email="", main_officer=None)
-    preview = service.enrolment_preview(learner=learner)
+    preview = enrolment_preview(learner=learner)
     assert not preview.can_confirm
     messages = " ".join(p.message for p in preview.problems)
     assert "no email address" in messages

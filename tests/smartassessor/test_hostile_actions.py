@@ -15,7 +15,7 @@ from smartassessor.models import (
     QualificationLink,
     SyncRun,
 )
-from smartassessor.services import enrolment as enrolment_service
+from smartassessor.services import enrolment_requests as enrolment_service
 from smartassessor.services import links, sync
 from tests.factories import (
     LearnerFactory,

@@ -19,7 +19,7 @@ from smartassessor.connection import connection_check
 from smartassessor.fields import UnreadableSecret
 from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, SyncRun
 from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME
-from smartassessor.services import enrolment, links, sync
+from smartassessor.services import enrolment_requests, links, sync
 from smartassessor.services import settings as settings_service
 
 
@@ -191,7 +191,9 @@ class Enrol(Subcommand):
                 problems += 1
                 continue
             try:
-                enrolment_row, created = enrolment.enrolment_request(learner=learner, actor=None)
+                enrolment_row, created = enrolment_requests.enrolment_request(
+                    learner=learner, actor=None
+                )
             except ApplicationError as exc:
                 command.stderr.write(f"{ident}: {exc.message}")
                 problems += 1

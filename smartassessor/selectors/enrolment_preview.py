@@ -1,0 +1,171 @@
+"""Create in Smart Assessor's preview (F8): what will be sent, and everything that blocks it.
+
+A read: requesting an enrolment stores the same preview's payload, and refuses while it has
+problems.
+"""
+
+import dataclasses
+import datetime as dt
+
+from django.db.models import Prefetch
+from django.urls import reverse
+from django.utils import timezone
+
+from learners.models import Learner, LearnerQualification, Officer, Organisation
+from learners.validators import uln_is_valid
+
+from ..linked_records import ASSESSOR, EMPLOYER
+from ..models import Enrolment, IntegrationSettings
+from .enrolments import (
+    learner_enrolment_current,
+    learner_placement_current,
+    learner_second_assessor,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    message: str
+    fix_url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewQualification:
+    learner_qualification: LearnerQualification
+    course_id: int | None
+
+    @property
+    def available(self) -> bool:
+        return self.course_id is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewParty:
+    """The employer or an assessor: linked already, or looked up and linked or created."""
+
+    role: str
+    record: Organisation | Officer
+    sa_id: int | None
+
+    @property
+    def outcome(self) -> str:
+        if self.sa_id:
+            return f"Linked to existing Smart Assessor record {self.sa_id}"
+        return "Linked to the Smart Assessor record with its MIS id if there is one, else created"
+
+
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    learner: Learner
+    qualifications: tuple[PreviewQualification, ...]
+    parties: tuple[PreviewParty, ...]
+    problems: tuple[Problem, ...]
+    warnings: tuple[str, ...]
+    current: Enrolment | None
+
+    @property
+    def can_confirm(self) -> bool:
+        return not self.problems and self.current is None
+
+
+def _course_id(learner_qualification: LearnerQualification) -> int | None:
+    link = getattr(learner_qualification.qualification, "smartassessor_link", None)
+    return link.course_id if link else None
+
+
+def _age_on(born: dt.date, day: dt.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def enrolment_preview(*, learner: Learner) -> Preview:
+    """What Create in Smart Assessor will send, and everything that blocks it."""
+    settings = IntegrationSettings.load()
+    learner = (
+        Learner.objects.select_related("main_officer__smartassessor_link")
+        .prefetch_related(
+            Prefetch(
+                "qualifications",
+                LearnerQualification.objects.select_related(
+                    "qualification__smartassessor_link"
+                ).order_by("start_date", "id"),
+            )
+        )
+        .get(pk=learner.pk)
+    )
+    edit_url = reverse("learners:learner_edit", args=[learner.ident])
+    problems: list[Problem] = []
+    warnings: list[str] = []
+
+    if not learner.email:
+        problems.append(
+            Problem("The learner has no email address; it is their Smart Assessor login.", edit_url)
+        )
+    if not learner.date_of_birth:
+        problems.append(Problem("The learner has no date of birth.", edit_url))
+    elif not 14 <= _age_on(learner.date_of_birth, timezone.localdate()) <= 100:
+        problems.append(
+            Problem(
+                "Smart Assessor accepts learners aged 14 to 100: check the date of birth.", edit_url
+            )
+        )
+    if learner.uln and not uln_is_valid(learner.uln):
+        problems.append(Problem("The ULN's check digit is wrong.", edit_url))
+    for label, value, limit in (
+        ("First name", learner.first_name, 50),
+        ("Surname", learner.surname, 50),
+    ):
+        if len(value.strip()) > limit:
+            problems.append(
+                Problem(f"{label} is longer than Smart Assessor's {limit} characters.", edit_url)
+            )
+
+    qualifications = tuple(
+        PreviewQualification(lq, _course_id(lq)) for lq in learner.qualifications.all()
+    )
+    if not any(q.available for q in qualifications):
+        problems.append(
+            Problem(
+                "None of the learner's qualifications is available in Smart Assessor: add one "
+                "that is, or ask an Integration admin to refresh the qualification links.",
+                reverse("learners:learner_qualification_add", args=[learner.ident]),
+            )
+        )
+
+    parties: list[PreviewParty] = []
+    placement = learner_placement_current(learner=learner)
+    if placement is None:
+        warnings.append(
+            "The learner has no current placement: they will be enrolled without an employer."
+        )
+    else:
+        organisation = placement.organisation
+        parties.append(PreviewParty("Employer", organisation, EMPLOYER.sa_id_of(organisation)))
+    main_officer = learner.main_officer
+    if main_officer is None:
+        warnings.append(
+            "The learner has no main officer: they will be enrolled without an assessor."
+        )
+    else:
+        parties.append(PreviewParty("Assessor", main_officer, ASSESSOR.sa_id_of(main_officer)))
+    second = learner_second_assessor(learner=learner, settings=settings)
+    if second is not None:
+        if main_officer is not None and second.pk == main_officer.pk:
+            warnings.append(
+                "The second assessor is also the main officer: sent once, as primary assessor."
+            )
+        else:
+            parties.append(PreviewParty("Second assessor", second, ASSESSOR.sa_id_of(second)))
+    for party in parties:
+        if isinstance(party.record, Officer) and not party.sa_id and not party.record.email:
+            problems.append(
+                Problem(
+                    f"{party.role} {party.record} has no email address, which Smart Assessor "
+                    "needs to create them as an assessor.",
+                    reverse("learners:officer_edit", args=[party.record.pk]),
+                )
+            )
+
+    current = learner_enrolment_current(learner=learner)
+    return Preview(
+        learner, qualifications, tuple(parties), tuple(problems), tuple(warnings), current
+    )
