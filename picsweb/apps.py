@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.apps import apps as global_apps
+from django.apps.registry import Apps
 from django.contrib.admin.apps import AdminConfig
 from django.db.models.signals import post_migrate
 
@@ -18,7 +19,9 @@ class PicswebConfig(AppConfig):
         post_migrate.connect(roles_after_migrate, dispatch_uid="picsweb.roles_after_migrate")
 
 
-def roles_after_migrate(sender: AppConfig, using: str, apps=global_apps, **kwargs) -> None:
+def roles_after_migrate(
+    sender: AppConfig, using: str, apps: Apps = global_apps, **kwargs: object
+) -> None:
     """The roles after every ``migrate`` or ``flush``. post_migrate is sent once per installed
     app, in the order of INSTALLED_APPS: act once, on the last of the apps the roles need."""
     from . import roles

@@ -9,6 +9,7 @@ this table must be removed from existing groups by hand (or by a data migration)
 """
 
 from django.apps import apps as global_apps
+from django.apps.registry import Apps
 from django.contrib.auth.management import create_permissions
 from django.db import DEFAULT_DB_ALIAS
 
@@ -83,7 +84,7 @@ RIGHTS: dict[str, list[str]] = {
 RIGHTS_APPS = sorted({code.split(".")[0] for codes in RIGHTS.values() for code in codes})
 
 
-def roles_ensure(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
+def roles_ensure(*, apps: Apps = global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
     """Create each role's group if missing and grant it every right of ``RIGHTS``; idempotent.
 
     ``apps`` is the app registry to take the models from (a migration state's, from
@@ -95,7 +96,7 @@ def roles_ensure(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
         create_permissions(global_apps.get_app_config(label), verbosity=0, using=using, apps=apps)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    wanted = {tuple(code.split(".")) for codes in RIGHTS.values() for code in codes}
+    wanted = {_split(code) for codes in RIGHTS.values() for code in codes}
     found = {
         (permission.content_type.app_label, permission.codename): permission
         for permission in Permission.objects.using(using)
@@ -110,4 +111,10 @@ def roles_ensure(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
         raise LookupError(f"The roles grant rights that no model defines: {', '.join(missing)}")
     for name, codes in RIGHTS.items():
         group, _ = Group.objects.using(using).get_or_create(name=name)
-        group.permissions.add(*(found[tuple(code.split("."))] for code in codes))
+        group.permissions.add(*(found[_split(code)] for code in codes))
+
+
+def _split(code: str) -> tuple[str, str]:
+    """``"app_label.codename"`` as its two parts."""
+    app_label, codename = code.split(".")
+    return app_label, codename
