@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# Demo only: the account the sandbox accepts, generated once per checkout (git-ignored var/).
+DEMO_ACCOUNT := var/sandbox-demo.env
 
 .PHONY: run test lint format chromium clean
 
@@ -12,11 +14,18 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(INSTALLED)
+$(DEMO_ACCOUNT): | $(INSTALLED)
+	$(BIN)/python -m sandbox.credentials $@
+
+# The sandbox (Procfile) reads the demo account as SANDBOX_*; `smartassessor demo` is given the
+# same values the way `configure` takes secrets. Neither program imports the other.
+run: $(INSTALLED) $(DEMO_ACCOUNT)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py smartassessor demo
-	$(BIN)/honcho --procfile Procfile start
+	set -a && . ./$(DEMO_ACCOUNT) && \
+		SMARTASSESSOR_PASSWORD="$$SANDBOX_PASSWORD" SMARTASSESSOR_CLIENT_KEY="$$SANDBOX_CLIENT_KEY" \
+		$(BIN)/python manage.py smartassessor demo --username "$$SANDBOX_USERNAME"
+	$(BIN)/honcho --procfile Procfile --env .env,$(DEMO_ACCOUNT) start
 
 test: $(INSTALLED) chromium
 	$(BIN)/ruff check .

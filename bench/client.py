@@ -21,9 +21,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sandbox.process import start_sandbox  # noqa: E402
+from sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
 from smartassessor.client import LocalRateLimiter, SmartAssessorClient  # noqa: E402
-from smartassessor.sandbox.process import start_sandbox  # noqa: E402
-from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
 
 CALLS = 1000
 WARM_UP = 50

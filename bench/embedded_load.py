@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smartassessor.sandbox.control import SandboxControl  # noqa: E402
-from smartassessor.sandbox.process import start_sandbox  # noqa: E402
+from sandbox.control import SandboxControl  # noqa: E402
+from sandbox.process import start_sandbox  # noqa: E402
 from tests.fixtures.embedded import (  # noqa: E402
     EmbeddedDeployment,
     bulk_create_under_load,

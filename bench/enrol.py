@@ -135,10 +135,10 @@ def main() -> None:
         import redis
         from django.core.management import call_command
 
+        from sandbox.control import SandboxControl
+        from sandbox.process import start_sandbox
         from smartassessor.connection import client_from_settings
         from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh
-        from smartassessor.sandbox.control import SandboxControl
-        from smartassessor.sandbox.process import start_sandbox
         from smartassessor.services import enrolment_requests, links
 
         redis.Redis.from_url(REDIS_DB).flushdb()

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smartassessor.sandbox.process import start_sandbox  # noqa: E402
+from sandbox.process import start_sandbox  # noqa: E402
 
 # The sandbox's documented demo account (demo only).
 LEARNERS = 10_000
@@ -199,9 +199,9 @@ def run_benchmark(folder: Path, sandbox_process) -> None:
     base_url = sandbox_process.url
     setup_django(folder)
     from learners.models import ReviewType
+    from sandbox.control import SandboxControl
     from smartassessor.connection import client_from_settings
     from smartassessor.models import Enrolment, IntegrationSettings, ReviewTypeMapping, SyncRun
-    from smartassessor.sandbox.control import SandboxControl
     from smartassessor.services import sync
 
     sandbox = SandboxControl(base_url)

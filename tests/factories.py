@@ -1,10 +1,10 @@
 import datetime
-import importlib
 
 import factory
 from django.contrib.auth.models import Group, User
 
 from learners import models
+from picsweb import roles
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -19,19 +19,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def groups(self, create, names, **kwargs):
         if names and Group.objects.filter(name__in=names).count() < len(names):
-            _recreate_roles()
+            # A transactional test's flush may have removed them.
+            roles.roles_ensure()
         for name in names or []:
             self.groups.add(Group.objects.get(name=name))
-
-
-def _recreate_roles() -> None:
-    """The roles' data migrations again: a transactional test's flush removes its groups."""
-    from django.apps import apps
-
-    importlib.import_module("smartassessor.migrations.0002_roles").create_roles(apps, None)
-    importlib.import_module(
-        "smartassessor.migrations.0006_integration_admin_reads_the_records"
-    ).grant(apps, None)
 
 
 class OfficerRoleFactory(factory.django.DjangoModelFactory):

@@ -1,68 +1,9 @@
-"""The three roles of the product as Django groups, with the rights of the spec's table."""
+"""Once made the three roles; ``picsweb.roles`` now defines and makes them after every migrate.
 
-from django.contrib.auth.management import create_permissions
+Kept, doing nothing, so that databases which applied it keep a valid migration history.
+"""
+
 from django.db import migrations
-
-DOMAIN_MODELS = [
-    "learner",
-    "learnerqualification",
-    "placement",
-    "learnerofficerrole",
-    "officer",
-    "organisation",
-    "review",
-]
-REFERENCE_MODELS = ["qualification", "officerrole", "reviewtype"]
-
-STAFF = [
-    *(f"learners.view_{model}" for model in DOMAIN_MODELS + REFERENCE_MODELS),
-    *(f"learners.add_{model}" for model in DOMAIN_MODELS),
-    *(f"learners.change_{model}" for model in DOMAIN_MODELS),
-    "learners.delete_learnerofficerrole",
-    "learners.delete_placement",
-    "smartassessor.enrol_learner",
-]
-ROLES = {
-    "Staff": STAFF,
-    "Support": [*STAFF, "smartassessor.set_learner_smartassessor_id"],
-    "Integration admin": [
-        *STAFF,
-        *(
-            f"learners.{action}_{model}"
-            for model in REFERENCE_MODELS
-            for action in ("add", "change", "delete")
-        ),
-        "smartassessor.manage_integration",
-        "smartassessor.view_integrationsettings",
-        "smartassessor.change_integrationsettings",
-        *(
-            f"django_celery_beat.{action}_{model}"
-            for model in ("periodictask", "crontabschedule")
-            for action in ("view", "change")
-        ),
-    ],
-}
-
-
-def create_roles(apps, schema_editor):
-    for app_label in ("learners", "smartassessor", "django_celery_beat"):
-        app_config = apps.get_app_config(app_label)
-        # Permissions are normally made after all migrations; make them now to grant them.
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codes in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for code in codes:
-            app_label, codename = code.split(".")
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-
-
-def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
 
 
 class Migration(migrations.Migration):
@@ -74,4 +15,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(create_roles, remove_roles)]
+    operations = [migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop)]

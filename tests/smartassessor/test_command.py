@@ -385,14 +385,30 @@ def test_configure_sets_transport_settings_in_range():
     }
 
 
-def test_demo_points_at_the_sandbox_through_the_audited_service(monkeypatch):
-    from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD
+DEMO_USERNAME = "api.demo@provider.example"
+DEMO_PASSWORD = "generated-demo-password"
+DEMO_CLIENT_KEY = "generated-demo-client-key"
+
+
+@pytest.fixture
+def demo_account(monkeypatch):
+    """What `make run` passes to `smartassessor demo` from var/sandbox-demo.env."""
     from smartassessor.services import links
 
-    monkeypatch.setattr(links, "link_refresh_request", lambda actor: None)
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", DEMO_PASSWORD)
+    monkeypatch.setenv("SMARTASSESSOR_CLIENT_KEY", DEMO_CLIENT_KEY)
+    requests = []
+    monkeypatch.setattr(links, "link_refresh_request", lambda actor: requests.append(actor))
+    return requests
 
-    run("demo")
-    run("demo")  # already configured: nothing changes
+
+def demo() -> str:
+    return run("demo", "--username", DEMO_USERNAME)
+
+
+def test_demo_points_at_the_sandbox_through_the_audited_service(demo_account):
+    demo()
+    demo()  # already configured: nothing changes
 
     settings = IntegrationSettings.load()
     assert settings.base_url == "http://127.0.0.1:8765" and settings.enabled
@@ -401,3 +417,44 @@ def test_demo_points_at_the_sandbox_through_the_audited_service(monkeypatch):
     assert entry.reason == "manage.py smartassessor demo"
     assert entry.changes["password"] == ["(changed)", "(changed)"]
     assert DEMO_PASSWORD not in str(entry.changes) and DEMO_CLIENT_KEY not in str(entry.changes)
+    assert demo_account == [None]  # one Refresh Qualification Links, the first time
+
+
+def test_demo_without_the_demo_secrets_saves_nothing_and_says_what_to_set(
+    demo_account, monkeypatch
+):
+    monkeypatch.delenv("SMARTASSESSOR_CLIENT_KEY")
+
+    with pytest.raises(CommandError, match="Nothing was saved: set SMARTASSESSOR_PASSWORD and"):
+        demo()
+
+    assert IntegrationSettings.load().base_url == ""
+    assert not AuditEntry.objects.exists() and demo_account == []
+
+
+def test_demo_gives_the_sandbox_new_demo_credentials_again(demo_account, monkeypatch):
+    demo()
+    settings = IntegrationSettings.load()
+    settings.enabled = False  # an admin switched it off: demo leaves that alone
+    settings.save()
+    monkeypatch.setenv("SMARTASSESSOR_PASSWORD", "regenerated-demo-password")
+
+    output = demo()
+
+    settings = IntegrationSettings.load()
+    assert settings.password == "regenerated-demo-password" and not settings.enabled
+    assert settings.client_key == DEMO_CLIENT_KEY
+    assert "its demo credentials are up to date" in output
+    assert AuditEntry.objects.latest("pk").changes == {"password": ["(changed)", "(changed)"]}
+    assert demo_account == [None]
+
+
+def test_demo_leaves_an_integration_configured_elsewhere_alone(demo_account):
+    store_credentials()
+
+    output = demo()
+
+    settings = IntegrationSettings.load()
+    assert (settings.base_url, settings.password) == (BASE_URL, PASSWORD)
+    assert f"already configured: {BASE_URL}" in output
+    assert not AuditEntry.objects.exists() and demo_account == []

@@ -1,51 +1,19 @@
-"""``python manage.py run_sandbox``: the Smart Assessor sandbox server, in the foreground."""
+"""``python manage.py run_sandbox``: a launcher for ``python -m sandbox``, with its options.
 
-from django.core.management.base import BaseCommand, CommandParser
+The sandbox is a separate program (``sandbox/``) that needs nothing of the project; this
+command only starts it from where developers start everything else.
+"""
 
-from smartassessor.sandbox.server import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    DEMO_CLIENT_KEY,
-    DEMO_PASSWORD,
-    DEMO_USERNAME,
-    serve,
-)
+import sys
+
+from django.core.management.base import BaseCommand
+
+from sandbox.cli import main
 
 
 class Command(BaseCommand):
-    help = (
-        "Run the Smart Assessor sandbox: a stand-in for the live API, for the demo and the "
-        "tests. Its defaults are demo-only credentials; see smartassessor/sandbox/README.md."
-    )
-    # The sandbox uses nothing of the project's database or apps.
-    requires_system_checks: list[str] = []
+    help = "Run the Smart Assessor sandbox (python -m sandbox); see sandbox/README.md."
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")
-        parser.add_argument(
-            "--port", type=int, default=DEFAULT_PORT, help="port to listen on; 0 picks a free one"
-        )
-        parser.add_argument("--username", default=DEMO_USERNAME)
-        parser.add_argument("--password", default=DEMO_PASSWORD)
-        parser.add_argument("--client-key", default=DEMO_CLIENT_KEY)
-        parser.add_argument(
-            "--data",
-            metavar="FILE",
-            help="SQLite file that keeps the sandbox's data across restarts (default: in memory)",
-        )
-
-    def handle(self, *args, **options) -> None:
-        serve(
-            host=options["host"],
-            port=options["port"],
-            username=options["username"],
-            password=options["password"],
-            client_key=options["client_key"],
-            data_path=options["data"],
-            log_requests=options["verbosity"] >= 1,
-            announce=self._announce,
-        )
-
-    def _announce(self, line: str) -> None:
-        self.stdout.write(line)
-        self.stdout.flush()
+    def run_from_argv(self, argv: list[str]) -> None:
+        # The sandbox parses its own options (see `manage.py run_sandbox --help`).
+        sys.exit(main(argv[2:], prog=f"{argv[0]} {argv[1]}"))

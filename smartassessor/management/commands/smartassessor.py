@@ -18,7 +18,6 @@ from picsweb.errors import ApplicationError
 from smartassessor.connection import connection_check
 from smartassessor.fields import UnreadableSecret
 from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, SyncRun
-from smartassessor.sandbox.server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME
 from smartassessor.services import enrolment_requests, links, sync
 from smartassessor.services import settings as settings_service
 
@@ -227,36 +226,57 @@ class Enrol(Subcommand):
 class Demo(Subcommand):
     name = "demo"
     help = (
-        "For `make run` only: point an unconfigured integration at the local sandbox with its "
-        "demo-only credentials, switch it on, and queue Refresh Qualification Links."
+        "For `make run` only: point the integration at the local sandbox with its demo-only "
+        "account (--username; the password and client key from SMARTASSESSOR_PASSWORD and "
+        "SMARTASSESSOR_CLIENT_KEY), switch it on, and queue Refresh Qualification Links. An "
+        "integration already at that sandbox gets the account again; one elsewhere is left alone."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
+        parser.add_argument("--username", required=True, help="the sandbox's demo username")
 
+    @sensitive_variables("password", "client_key")
     def handle(self, command: BaseCommand, options: dict) -> None:
+        password = os.environ.get("SMARTASSESSOR_PASSWORD", "").strip()
+        client_key = os.environ.get("SMARTASSESSOR_CLIENT_KEY", "").strip()
+        if not (password and client_key):
+            raise CommandError(
+                "Nothing was saved: set SMARTASSESSOR_PASSWORD and SMARTASSESSOR_CLIENT_KEY to "
+                "the sandbox's demo password and client key (`make run` takes them from "
+                "var/sandbox-demo.env)."
+            )
+        sandbox_url = settings_service.base_url_normalise(options["sandbox_url"])
         record = IntegrationSettings.load()
-        if record.base_url:
+        if record.base_url and record.base_url != sandbox_url:
             command.stdout.write(f"Smart Assessor is already configured: {record.base_url}")
             return
+        first_time = not record.base_url
+        changes = {"base_url": sandbox_url, "username": options["username"].strip()}
+        if first_time:
+            changes["enabled"] = True
         try:
+            # Again at the same sandbox: its demo account may have been made anew (a new
+            # var/sandbox-demo.env); the service writes and audits only what changed.
             record = settings_service.integration_settings_update(
                 actor=None,
-                changes={
-                    "base_url": options["sandbox_url"],
-                    "username": DEMO_USERNAME,
-                    "enabled": True,
-                },
-                password=DEMO_PASSWORD,
-                client_key=DEMO_CLIENT_KEY,
+                changes=changes,
+                password=password,
+                client_key=client_key,
                 reason="manage.py smartassessor demo",
             )
         except settings_service.SettingsRefused as exc:
             raise CommandError(exc.message) from None
-        links.link_refresh_request(actor=None)
-        command.stdout.write(
-            f"Smart Assessor points at the sandbox {record.base_url} (demo credentials)."
-        )
+        if first_time:
+            links.link_refresh_request(actor=None)
+            command.stdout.write(
+                f"Smart Assessor points at the sandbox {record.base_url} (demo credentials)."
+            )
+        else:
+            command.stdout.write(
+                f"Smart Assessor already points at the sandbox {record.base_url}; its demo "
+                "credentials are up to date."
+            )
 
 
 class Sync(Subcommand):

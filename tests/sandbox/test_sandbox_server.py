@@ -6,15 +6,17 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
 
-from smartassessor.sandbox.control import SandboxControl, SandboxControlError
-from smartassessor.sandbox.process import REPOSITORY
+from sandbox.control import SandboxControl, SandboxControlError
 from tests.fixtures.sandbox import running_sandbox
 
 from .helpers import EPOCH, SandboxApi, learner_body, today
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def test_bulk_seed_creates_valid_learners_enrolled_on_active_courses(api, sandbox):

@@ -5,7 +5,7 @@ import time
 import pytest
 import requests
 
-from smartassessor.sandbox.control import SandboxControlError
+from sandbox.control import SandboxControlError
 
 from .helpers import learner_body, problems
 

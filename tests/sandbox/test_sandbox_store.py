@@ -2,9 +2,9 @@
 
 import pytest
 
-from smartassessor.sandbox import store as store_module
-from smartassessor.sandbox.store import Store
-from smartassessor.sandbox.validation import EMPLOYER, parse_timestamp
+from sandbox import store as store_module
+from sandbox.store import Store
+from sandbox.validation import EMPLOYER, parse_timestamp
 
 from .helpers import employer_body
 

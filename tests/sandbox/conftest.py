@@ -1,6 +1,6 @@
 import pytest
 
-from smartassessor.sandbox.control import SandboxControl
+from sandbox.control import SandboxControl
 
 from .helpers import SandboxApi
 

@@ -1,6 +1,7 @@
 """Run the sandbox as a separate process, as tests and benchmarks do: a free port, a data file.
 
-Stdlib only, like the rest of the sandbox.
+It runs ``python -m sandbox``, as a program of its own: no Django, no product settings. Stdlib
+only, like the server.
 """
 
 import dataclasses
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from .server import DEMO_CLIENT_KEY, DEMO_PASSWORD, DEMO_USERNAME
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+# The folder that holds the ``sandbox`` package, for ``python -m sandbox``.
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"Smart Assessor sandbox listening on (http://\S+)")
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
@@ -53,19 +55,23 @@ def start_sandbox(
     password: str = DEMO_PASSWORD,
     client_key: str = DEMO_CLIENT_KEY,
 ) -> SandboxProcess:
-    """Start ``manage.py run_sandbox --port 0`` and wait until it says where it listens."""
+    """Start ``python -m sandbox --port 0`` and wait until it says where it listens."""
+    environment = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        # In the environment, not the command line, where any local user could read them.
+        "SANDBOX_USERNAME": username,
+        "SANDBOX_PASSWORD": password,
+        "SANDBOX_CLIENT_KEY": client_key,
+    }
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [
-                sys.executable, str(REPOSITORY / "manage.py"), "run_sandbox",
-                "--port", "0", "--data", str(data_path),
-                "--username", username, "--password", password, "--client-key", client_key,
-            ],
-            cwd=REPOSITORY,
+            [sys.executable, "-m", "sandbox", "--port", "0", "--data", str(data_path)],
+            cwd=PACKAGE_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+            env=environment,
+        )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         output = log_path.read_text(errors="replace")

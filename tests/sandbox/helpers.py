@@ -6,9 +6,9 @@ from typing import Any
 
 import requests
 
-from smartassessor.sandbox.control import SandboxControl
+from sandbox.control import SandboxControl
 
-# From the seed (see smartassessor/sandbox/store.py): ids tests can rely on.
+# From the seed (see sandbox/store.py): ids tests can rely on.
 EMPLOYER_ID = 1001
 ASSESSOR_ID = 5001
 OTHER_ASSESSOR_ID = 5002
