@@ -13,7 +13,7 @@ from picsweb import roles
 from .models import Enrolment, OfficerLink, OrganisationLink, SyncChange, SyncRun
 from .permissions import integration_enabled
 
-SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
+SYNCED_STATES = Enrolment.SYNCED_STATES
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.
 REFRESH_CHANGES_SHOWN = 20
 

@@ -32,6 +32,30 @@ BADGE_TONES = {
     "on track": "good",
     "behind": "bad",
     "ahead": "info",
+    # work in the background: enrolments, their courses, synchronisation runs, link refreshes
+    "queued": "info",
+    "running": "info",
+    "enrolling": "info",
+    "retrying": "warning",
+    "pending": "neutral",
+    "enrolled": "good",
+    "problems": "warning",
+    "succeeded": "good",
+    "partial": "warning",
+    "held": "warning",
+    "failed": "bad",
+    "refused": "bad",
+    "discarded": "neutral",
+    "skipped": "neutral",
+    # other yes-or-no states
+    "enabled": "good",
+    "switched_off": "neutral",
+    "ready": "good",
+    "blocked": "bad",
+    "available": "good",
+    "unavailable": "neutral",
+    "current": "info",
+    "not_applied": "neutral",
 }
 
 

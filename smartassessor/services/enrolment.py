@@ -345,7 +345,7 @@ def enrolment_retry(*, enrolment: Enrolment, actor) -> Enrolment:
         )
     with transaction.atomic():
         updated = Enrolment.objects.filter(
-            pk=enrolment.pk, state__in=[Enrolment.State.FAILED, Enrolment.State.PROBLEMS]
+            pk=enrolment.pk, state__in=Enrolment.RETRYABLE_STATES
         ).update(
             state=Enrolment.State.QUEUED,
             attempts=0,
