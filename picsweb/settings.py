@@ -185,10 +185,9 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True
-DATE_FORMAT = "j M Y"
-DATETIME_FORMAT = "j M Y H:i"
-SHORT_DATE_FORMAT = "j M Y"
-DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
+# Dates and times as people read them (1 Dec 2026, 1 Dec 2026 14:05): the locale's format
+# module wins over DATE_FORMAT and the like here, so they live in picsweb/formats/en_GB.
+FORMAT_MODULE_PATH = "picsweb.formats"
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"

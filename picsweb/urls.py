@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from .health import healthz
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="learners:list", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="learners:list", permanent=False), name="home"),
     path("healthz/", healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -215,6 +215,9 @@ class LinkRefresh(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    # Not finished yet: its page polls until it is.
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
     state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -239,6 +242,10 @@ class LinkRefresh(models.Model):
     def __str__(self) -> str:
         return f"Link refresh {self.requested_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
 
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
 
 class Enrolment(models.Model):
     """A learner's enrolment in Smart Assessor (F9, F10, F12).
@@ -256,7 +263,14 @@ class Enrolment(models.Model):
         PROBLEMS = "problems", "Enrolled with problems"
         FAILED = "failed", "Failed"
 
+    # Still being created in Smart Assessor.
     ACTIVE_STATES = (State.QUEUED, State.ENROLLING, State.RETRYING)
+    # In Smart Assessor: counted as enrolled, and synchronised.
+    SYNCED_STATES = (State.ENROLLED, State.PROBLEMS)
+    # Ended short of complete: staff may retry.
+    RETRYABLE_STATES = (State.FAILED, State.PROBLEMS)
+    # The last attempt failed: its error is shown.
+    ATTEMPT_FAILED_STATES = (State.FAILED, State.RETRYING)
 
     class Source(models.TextChoices):
         ENROLMENT = "enrolment", "Created in Smart Assessor"
@@ -318,6 +332,22 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner.ident}: {self.get_state_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def is_synced(self) -> bool:
+        return self.state in self.SYNCED_STATES
+
+    @property
+    def can_retry(self) -> bool:
+        return self.state in self.RETRYABLE_STATES
+
+    @property
+    def last_attempt_failed(self) -> bool:
+        return self.state in self.ATTEMPT_FAILED_STATES
 
 
 class CourseEnrolment(models.Model):

@@ -20,7 +20,7 @@ from .selectors.enrolments import learner_enrolment_current_with_courses
 from .selectors.links import sa_link_get
 from .selectors.sync_runs import learner_refresh_latest_with_changes
 
-SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
+SYNCED_STATES = Enrolment.SYNCED_STATES
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.
 REFRESH_CHANGES_SHOWN = 20
 

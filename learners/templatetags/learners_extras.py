@@ -1,6 +1,9 @@
 from django import forms, template
+from django.template.base import FilterExpression, NodeList, Parser, Token
+from django.template.context import Context
+from django.template.loader import render_to_string
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from learners import extensions
 
@@ -32,6 +35,30 @@ BADGE_TONES = {
     "on track": "good",
     "behind": "bad",
     "ahead": "info",
+    # work in the background: enrolments, their courses, synchronisation runs, link refreshes
+    "queued": "info",
+    "running": "info",
+    "enrolling": "info",
+    "retrying": "warning",
+    "pending": "neutral",
+    "enrolled": "good",
+    "problems": "warning",
+    "succeeded": "good",
+    "partial": "warning",
+    "held": "warning",
+    "failed": "bad",
+    "refused": "bad",
+    "discarded": "neutral",
+    "skipped": "neutral",
+    # other yes-or-no states
+    "enabled": "good",
+    "switched_off": "neutral",
+    "ready": "good",
+    "blocked": "bad",
+    "available": "good",
+    "unavailable": "neutral",
+    "current": "info",
+    "not_applied": "neutral",
 }
 
 
@@ -93,3 +120,69 @@ def field_widget(field: forms.BoundField) -> SafeString:
         described_by.append(f"{field.auto_id}_error")
     attrs = {"aria-describedby": " ".join(described_by)} if described_by else None
     return field.as_widget(attrs=attrs)
+
+
+class TableNode(template.Node):
+    def __init__(
+        self,
+        rows: FilterExpression,
+        name: str,
+        caption: NodeList,
+        columns: NodeList,
+        cells: NodeList,
+        empty: NodeList,
+    ) -> None:
+        self.rows, self.name = rows, name
+        self.caption, self.columns, self.cells, self.empty = caption, columns, cells, empty
+
+    def render(self, context: Context) -> SafeString:
+        rows = list(self.rows.resolve(context) or ())
+        rendered = []
+        for number, row in enumerate(rows):
+            loop = {
+                "counter": number + 1,
+                "counter0": number,
+                "first": number == 0,
+                "last": number == len(rows) - 1,
+            }
+            with context.push({self.name: row, "forloop": loop}):
+                rendered.append(self.cells.render(context))
+        return render_to_string(
+            "learners/_table.html",
+            {
+                # Rendered (so escaped) already; strip() would make them plain text again.
+                "caption": mark_safe(self.caption.render(context).strip()),
+                "columns": self.columns.render(context) if rows else "",
+                "rows": rendered,
+                "empty": mark_safe(self.empty.render(context).strip()),
+            },
+        )
+
+
+@register.tag
+def table(parser: Parser, token: Token) -> TableNode:
+    """A list page's table: its caption, column headers, one row per record, and what to say
+    when there is none, in the one frame every list shares (learners/_table.html)::
+
+        {% table page_obj.object_list as officer %}Officers
+        {% columns %}{% sort_header "name" "Name" %}<th scope="col">Email</th>
+        {% cells %}<td>{{ officer.full_name }}</td><td>{{ officer.email }}</td>
+        {% empty %}No officer matches.
+        {% endtable %}
+
+    Inside ``{% cells %}`` the record is under the name after ``as``, and ``forloop.counter``
+    counts the rows as in a ``{% for %}``. The pager is learners/_pagination.html.
+    """
+    bits = token.split_contents()
+    if len(bits) != 4 or bits[2] != "as":
+        raise template.TemplateSyntaxError("Use {% table <records> as <name> %}.")
+    caption = parser.parse(("columns",))
+    parser.delete_first_token()
+    columns = parser.parse(("cells",))
+    parser.delete_first_token()
+    cells = parser.parse(("empty", "endtable"))
+    empty = NodeList()
+    if parser.next_token().contents == "empty":
+        empty = parser.parse(("endtable",))
+        parser.delete_first_token()
+    return TableNode(parser.compile_filter(bits[1]), bits[3], caption, columns, cells, empty)

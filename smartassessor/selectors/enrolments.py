@@ -12,20 +12,9 @@ from ..models import Enrolment, IntegrationSettings
 def enrolment_counts() -> dict[str, int]:
     current = Enrolment.objects.filter(is_current=True)
     return current.aggregate(
-        enrolled=Count(
-            "id", filter=Q(state__in=[Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS])
-        ),
+        enrolled=Count("id", filter=Q(state__in=Enrolment.SYNCED_STATES)),
         failed=Count("id", filter=Q(state=Enrolment.State.FAILED)),
-        in_progress=Count(
-            "id",
-            filter=Q(
-                state__in=[
-                    Enrolment.State.QUEUED,
-                    Enrolment.State.ENROLLING,
-                    Enrolment.State.RETRYING,
-                ]
-            ),
-        ),
+        in_progress=Count("id", filter=Q(state__in=Enrolment.ACTIVE_STATES)),
     )
 
 

@@ -140,7 +140,7 @@ def enrolments_request(*, learners: Iterable[Learner], actor: User | None) -> li
 
 def enrolment_retry(*, enrolment: Enrolment, actor: User | None) -> Enrolment:
     """A person's Retry after fixing the data: rebuild the payload and start again."""
-    if enrolment.state not in (Enrolment.State.FAILED, Enrolment.State.PROBLEMS):
+    if enrolment.state not in Enrolment.RETRYABLE_STATES:
         raise ApplicationError("Only a failed enrolment, or one with problems, can be retried.")
     if not enrolment.is_current:
         raise ApplicationError("This enrolment has ended; start a new one from the Delivery Plan.")
@@ -151,7 +151,7 @@ def enrolment_retry(*, enrolment: Enrolment, actor: User | None) -> Enrolment:
         )
     with transaction.atomic():
         updated = Enrolment.objects.filter(
-            pk=enrolment.pk, state__in=[Enrolment.State.FAILED, Enrolment.State.PROBLEMS]
+            pk=enrolment.pk, state__in=Enrolment.RETRYABLE_STATES
         ).update(
             state=Enrolment.State.QUEUED,
             attempts=0,

@@ -80,7 +80,7 @@ LOCK_TTL = dt.timedelta(minutes=10)
 # The scope of the daily run: in learning, on a break, or ended less than this long ago.
 ENDED_WITHIN = dt.timedelta(days=31)
 SCOPE_STATUSES = (LearnerStatus.IN_LEARNING, LearnerStatus.BREAK_IN_LEARNING)
-SYNCED_STATES = (Enrolment.State.ENROLLED, Enrolment.State.PROBLEMS)
+SYNCED_STATES = Enrolment.SYNCED_STATES
 # Learner refreshes still queued after this long lost their task; daily runs running this long
 # without holding the lock died.
 REQUEUE_AFTER = dt.timedelta(minutes=1)
@@ -146,9 +146,9 @@ def _display(record: models.Model, attr: str, value: Any) -> str:
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, dt.datetime):
-        return formats.date_format(timezone.localtime(value), "j M Y H:i")
+        return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
     if isinstance(value, dt.date):
-        return formats.date_format(value, "j M Y")
+        return formats.date_format(value)
     if isinstance(value, decimal.Decimal):
         return f"{value.normalize():f}"
     return str(value)
