@@ -1,5 +1,7 @@
 """``python manage.py run_sandbox``: the Smart Assessor sandbox server, in the foreground."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandParser
 
 from smartassessor.sandbox.server import (
@@ -34,7 +36,7 @@ class Command(BaseCommand):
             help="SQLite file that keeps the sandbox's data across restarts (default: in memory)",
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         serve(
             host=options["host"],
             port=options["port"],
