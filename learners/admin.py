@@ -1,5 +1,10 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import BaseModelAdmin
 from django.db import models
+from django.http import HttpRequest
 
 from .forms import NORMALISED_FIELDS
 from .models import (
@@ -18,10 +23,12 @@ from .models import (
 LEARNER_SEARCH = ["learner__ident", "learner__first_name", "learner__surname"]
 
 
-class NormalisedInputMixin:
+class NormalisedInputMixin(BaseModelAdmin):
     """Postcodes and NI numbers normalised as on the staff pages ("s12ab" is "S1 2AB")."""
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
+    def formfield_for_dbfield(
+        self, db_field: models.Field, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
         if db_field.name in NORMALISED_FIELDS:
             kwargs.setdefault("form_class", NORMALISED_FIELDS[db_field.name])
         return super().formfield_for_dbfield(db_field, request, **kwargs)

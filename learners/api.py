@@ -1,10 +1,19 @@
 """The read API of learners and their Delivery Plans (F26). Writes stay on the pages for now."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from . import selectors
+
+if TYPE_CHECKING:
+    from rest_framework.views import AsView, GenericView
+
 from .models import (
     Learner,
     LearnerOfficerRole,
@@ -19,15 +28,15 @@ from .models import (
 class CanViewLearners(permissions.BasePermission):
     message = "Your account may not view learners."
 
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("learners.view_learner")
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.has_perm("learners.view_learner"))
 
 
 class LearnersAPIView(generics.GenericAPIView):
     permission_classes = [permissions.IsAuthenticated, CanViewLearners]
 
     @classmethod
-    def as_view(cls, **initkwargs):
+    def as_view(cls, **initkwargs: Any) -> "AsView[GenericView]":
         # API clients sign in with a token or the session: DRF answers 401/403 itself instead
         # of the login redirect meant for the pages.
         return login_not_required(super().as_view(**initkwargs))
@@ -175,7 +184,7 @@ class LearnerListAPI(LearnersAPIView, generics.ListAPIView):
 
     serializer_class = LearnerSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Learner]:
         return selectors.learner_list(search=self.request.query_params.get("search", ""))
 
 
@@ -186,7 +195,7 @@ class LearnerDetailAPI(LearnersAPIView, generics.RetrieveAPIView):
     queryset = Learner.objects.all()
     lookup_field = "ident"
 
-    def get_object(self):
+    def get_object(self) -> Learner:
         return selectors.learner_detail(ident=self.kwargs["ident"])
 
 
@@ -197,5 +206,5 @@ class DeliveryPlanAPI(LearnersAPIView, generics.RetrieveAPIView):
     queryset = Learner.objects.all()
     lookup_field = "ident"
 
-    def get_object(self):
+    def get_object(self) -> selectors.DeliveryPlan:
         return selectors.delivery_plan(ident=self.kwargs["ident"])

@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -273,7 +274,7 @@ class DemoLearner:
     standard: str
     start: datetime.date
     officer: str | None
-    status: str = LearnerStatus.IN_LEARNING
+    status: LearnerStatus = LearnerStatus.IN_LEARNING
     ended: datetime.date | None = None
     """The actual end date of a learner who completed or withdrew."""
     risk: str = RiskBand.NOT_SET
@@ -294,6 +295,13 @@ class DemoLearner:
     @property
     def ident(self) -> str:
         return f"PW{self.number:06d}"
+
+    @property
+    def end(self) -> datetime.date:
+        """The end date of a learner who completed or withdrew (every such learner has one)."""
+        if self.ended is None:
+            raise ValueError(f"The demo learner {self.ident} has no end date.")
+        return self.ended
 
     @property
     def email(self) -> str:
@@ -478,14 +486,19 @@ class DemoDataTotals:
     qualifications: int
 
 
-def _saved(instance: models.Model) -> models.Model:
+Record = TypeVar("Record", bound=models.Model)
+
+
+def _saved(instance: Record) -> Record:
     instance.full_clean()
     instance.save()
     return instance
 
 
-def _find_or_create(model: type[models.Model], lookup: dict, **values) -> tuple[models.Model, bool]:
-    existing = model.objects.filter(**lookup).order_by("pk").first()
+def _find_or_create(
+    model: type[Record], lookup: dict[str, Any], **values: Any
+) -> tuple[Record, bool]:
+    existing = model._default_manager.filter(**lookup).order_by("pk").first()
     if existing is not None:
         return existing, False
     return _saved(model(**lookup, **values)), True
@@ -738,10 +751,12 @@ def _review_schedule(
     in learning. A learner on a break has nothing booked.
     """
     gateway = _weekday_on_or_before(planned_end - datetime.timedelta(weeks=4), calendar.MONDAY)
-    last_regular = {
-        LearnerStatus.COMPLETED: gateway - datetime.timedelta(days=1),
-        LearnerStatus.WITHDRAWN: spec.ended,
-    }.get(spec.status, AS_AT)
+    if spec.status == LearnerStatus.COMPLETED:
+        last_regular = gateway - datetime.timedelta(days=1)
+    elif spec.status == LearnerStatus.WITHDRAWN:
+        last_regular = spec.end
+    else:
+        last_regular = AS_AT
     schedule = []
     day, type_name = _induction_day(spec), INDUCTION
     while day <= last_regular:
@@ -749,9 +764,9 @@ def _review_schedule(
         day += datetime.timedelta(weeks=6)
         type_name = ASSESSMENT_VISIT if type_name != ASSESSMENT_VISIT else PROGRESS_REVIEW
     if spec.status == LearnerStatus.COMPLETED:
-        schedule += [(gateway, GATEWAY), (spec.ended, EXIT_REVIEW)]
+        schedule += [(gateway, GATEWAY), (spec.end, EXIT_REVIEW)]
     elif spec.status == LearnerStatus.WITHDRAWN:
-        schedule.append((spec.ended, EXIT_REVIEW))
+        schedule.append((spec.end, EXIT_REVIEW))
     elif spec.status == LearnerStatus.IN_LEARNING:
         schedule.append((day, type_name))
         if AS_AT < gateway <= AS_AT + datetime.timedelta(weeks=13):

@@ -1,7 +1,10 @@
+from collections.abc import Callable
+from typing import Any, cast
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models as db_models
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from . import validators
 from .models import (
@@ -20,14 +23,14 @@ from .selectors import LEARNER_SORTS
 class DateInput(forms.DateInput):
     input_type = "date"
 
-    def __init__(self, attrs=None):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, format="%Y-%m-%d")
 
 
 class DateTimeInput(forms.DateTimeInput):
     input_type = "datetime-local"
 
-    def __init__(self, attrs=None):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
@@ -38,12 +41,12 @@ class NormalisedCharField(forms.CharField):
     "AB123456C" instead of refusing them, so the input has no length limit of its own.
     """
 
-    normalise = staticmethod(lambda value: value)
+    normalise: Callable[[str | None], str | None] = staticmethod(lambda value: value)
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> str | None:
         return self.normalise(super().to_python(value))
 
-    def widget_attrs(self, widget):
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         attrs = super().widget_attrs(widget)
         attrs.pop("maxlength", None)
         return attrs
@@ -60,7 +63,7 @@ class NINumberField(NormalisedCharField):
 NORMALISED_FIELDS = {"postcode": PostcodeField, "ni_number": NINumberField}
 
 
-def _formfield(model_field: db_models.Field, **kwargs) -> forms.Field | None:
+def _formfield(model_field: db_models.Field, **kwargs: Any) -> forms.Field | None:
     """Browser date pickers, normalised postcodes and NI numbers, https by default."""
     if model_field.name in NORMALISED_FIELDS:
         kwargs.setdefault("form_class", NORMALISED_FIELDS[model_field.name])
@@ -88,7 +91,7 @@ class RecordForm(forms.ModelForm):
         return [(legend, [self[name] for name in names]) for legend, names in self.fieldsets]
 
 
-def _active_officers_and(current_id: int | None):
+def _active_officers_and(current_id: int | None) -> QuerySet[Officer]:
     return Officer.objects.filter(Q(is_active=True) | Q(pk=current_id))
 
 
@@ -130,14 +133,15 @@ class LearnerForm(RecordForm):
         fields = [name for _, names in LEARNER_FIELDSETS for name in names]
         help_texts = {"uln": "Unique Learner Number: 10 digits, from the Learner Record Service."}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["main_officer"].queryset = _active_officers_and(self.instance.main_officer_id)
+        main_officer = cast(forms.ModelChoiceField, self.fields["main_officer"])
+        main_officer.queryset = _active_officers_and(self.instance.main_officer_id)
         if self.instance.pk:
             # Other systems, Smart Assessor among them, know the learner by this code.
             self.fields["ident"].disabled = True
             # Kept exactly as stored, so an ident saved before the rule is not changed by trimming.
-            self.fields["ident"].strip = False
+            cast(forms.CharField, self.fields["ident"]).strip = False
             self.fields["ident"].help_text = "The Learner Ident cannot change once it is set."
             try:
                 validators.validate_ident(self.instance.ident)
@@ -210,7 +214,7 @@ class PlacementEndForm(RecordForm):
         model = Placement
         fields = ["end_date"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["end_date"].required = True
 
@@ -220,9 +224,10 @@ class LearnerOfficerRoleForm(RecordForm):
         model = LearnerOfficerRole
         fields = ["role", "officer"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["officer"].queryset = _active_officers_and(self.instance.officer_id)
+        officer = cast(forms.ModelChoiceField, self.fields["officer"])
+        officer.queryset = _active_officers_and(self.instance.officer_id)
 
 
 class ReviewForm(RecordForm):
@@ -230,9 +235,10 @@ class ReviewForm(RecordForm):
         model = Review
         fields = ["review_type", "proposed_at", "actual_at", "reviewer", "attendance", "notes"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reviewer"].queryset = _active_officers_and(self.instance.reviewer_id)
+        reviewer = cast(forms.ModelChoiceField, self.fields["reviewer"])
+        reviewer.queryset = _active_officers_and(self.instance.reviewer_id)
 
 
 class LearnerFilterForm(forms.Form):
@@ -249,9 +255,9 @@ class LearnerFilterForm(forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, *args, officers, **kwargs):
+    def __init__(self, *args: Any, officers: QuerySet[Officer], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["officer"].queryset = officers
+        cast(forms.ModelChoiceField, self.fields["officer"]).queryset = officers
 
 
 class OfficerFilterForm(forms.Form):

@@ -3,6 +3,10 @@
 This app knows nothing of Smart Assessor; the integration keeps its own records that point here.
 """
 
+import datetime as dt
+from collections.abc import Collection
+from typing import Self
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -14,16 +18,16 @@ from django.utils import timezone
 from . import validators
 
 
-def _clean_postcode(instance: models.Model) -> None:
+def _clean_postcode(instance: "Organisation | Learner") -> None:
     instance.postcode = validators.normalise_postcode(instance.postcode)
 
 
-def _check_end_dates(instance: models.Model) -> None:
+def _check_end_dates(instance: "Learner | LearnerQualification") -> None:
     """Field errors for end dates, so forms show them next to the field.
 
     The same rules are database constraints; full_clean skips those once a field has failed.
     """
-    errors = {}
+    errors: dict[str, str] = {}
     start = instance.start_date
     planned_end = instance.planned_end_date
     if start and planned_end and planned_end <= start:
@@ -114,7 +118,7 @@ class Organisation(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("learners:organisation_detail", args=[self.pk])
 
-    def clean_fields(self, exclude=None) -> None:
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         # Normalised before the field validators see it, so "ls14ap" is taken as LS1 4AP.
         _clean_postcode(self)
         super().clean_fields(exclude=exclude)
@@ -156,6 +160,9 @@ class RiskBand(models.TextChoices):
 
 
 class Learner(models.Model):
+    # Only on learners fetched with learners.selectors' Prefetch(to_attr="current_placements").
+    current_placements: list["Placement"]
+
     ident = models.CharField(
         "Learner Ident",
         max_length=32,
@@ -247,7 +254,7 @@ class Learner(models.Model):
             return None
         return Learner.objects.filter(pk=self.pk).values_list("ident", flat=True).first()
 
-    def clean_fields(self, exclude=None) -> None:
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         # Tidied before the field validators see them: "ab 12 34 56 c" is AB123456C.
         _clean_postcode(self)
         self.ni_number = validators.normalise_ni_number(self.ni_number)
@@ -275,10 +282,10 @@ class Learner(models.Model):
             raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
         _check_end_dates(self)
 
-    def validate_unique(self, exclude=None) -> None:
+    def validate_unique(self, exclude: Collection[str] | None = None) -> None:
         """The ident and the ULN each belong to one learner; the message names the other one."""
         exclude = set(exclude or ())
-        errors = {}
+        errors: dict[str, list[ValidationError]] = {}
         try:
             # The ident is checked below, without regard to letter case.
             super().validate_unique(exclude={*exclude, "ident"})
@@ -331,8 +338,8 @@ class LearnerOfficerRole(models.Model):
         return f"{self.role}: {self.officer}"
 
 
-class PlacementQuerySet(models.QuerySet):
-    def current(self, on=None):
+class PlacementQuerySet(models.QuerySet["Placement"]):
+    def current(self, on: dt.date | None = None) -> Self:
         """Placements whose dates cover the day (today by default)."""
         day = on or timezone.localdate()
         return self.filter(Q(end_date__isnull=True) | Q(end_date__gte=day), start_date__lte=day)

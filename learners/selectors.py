@@ -143,7 +143,7 @@ def officer_list(*, search: str = "", active: bool | None = None) -> QuerySet[Of
         Officer.objects.prefetch_related("roles")
         .annotate(main_learner_count=Count("main_learners"))
         # An aggregate drops Meta.ordering.
-        .order_by(*Officer._meta.ordering)
+        .order_by(*(Officer._meta.ordering or ()))
     )
     if search:
         officers = officers.filter(

@@ -65,7 +65,7 @@ def validate_uln(value: str) -> None:
         )
 
 
-def normalise_ni_number(value: str) -> str:
+def normalise_ni_number(value: str | None) -> str:
     return re.sub(r"\s+", "", value or "").upper()
 
 
@@ -78,7 +78,7 @@ def validate_ni_number(value: str) -> None:
         )
 
 
-def normalise_postcode(value: str) -> str:
+def normalise_postcode(value: str | None) -> str:
     compact = re.sub(r"\s+", "", value or "").upper()
     if len(compact) < 5:
         return compact

@@ -4,18 +4,23 @@ Views parse the request, check the permission, call a selector or one service an
 Signed-in users without the permission get 403; LoginRequiredMiddleware sends visitors to log in.
 """
 
+import datetime
+from typing import Any, Generic, TypeVar, cast
+
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import QuerySet
 from django.forms import BaseForm
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, resolve_url
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.views.generic import FormView, ListView, TemplateView
+from django.views.generic.base import ContextMixin
 
 from . import extensions, forms, selectors, services
 from .models import (
@@ -30,12 +35,15 @@ from .models import (
 
 PAGE_SIZE = 25
 
+# The kind of record a form page adds or edits.
+R = TypeVar("R", bound=models.Model)
 
-class Page(PermissionRequiredMixin):
+
+class Page(PermissionRequiredMixin, ContextMixin):
     raise_exception = True
     section = "learners"
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(section=self.section, **kwargs)
 
 
@@ -52,10 +60,10 @@ class FilteredListView(Page, ListView):
         form.is_valid()
         return form
 
-    def get_filter_form_kwargs(self) -> dict:
+    def get_filter_form_kwargs(self) -> dict[str, Any]:
         return {}
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(filters=self.filters, **kwargs)
 
 
@@ -65,14 +73,14 @@ class LearnerListView(FilteredListView):
     context_object_name = "learners"
     filter_form_class = forms.LearnerFilterForm
 
-    def get_filter_form_kwargs(self) -> dict:
+    def get_filter_form_kwargs(self) -> dict[str, Any]:
         return {"officers": selectors.main_officers()}
 
     @property
     def sort(self) -> str:
         return self.filters.cleaned_data.get("sort") or "name"
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Learner]:
         values = self.filters.cleaned_data
         return selectors.learner_list(
             search=values.get("q", ""),
@@ -81,7 +89,7 @@ class LearnerListView(FilteredListView):
             sort=self.sort,
         )
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
             sort=self.sort,
             list_actions=extensions.render("learner_list_actions", self.request, None),
@@ -93,7 +101,7 @@ class DeliveryPlanView(Page, TemplateView):
     permission_required = "learners.view_learner"
     template_name = "learners/delivery_plan.html"
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         plan = selectors.delivery_plan(ident=self.kwargs["ident"])
         return super().get_context_data(plan=plan, learner=plan.learner, **kwargs)
 
@@ -105,7 +113,7 @@ class OfficerListView(FilteredListView):
     context_object_name = "officers"
     filter_form_class = forms.OfficerFilterForm
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Officer]:
         values = self.filters.cleaned_data
         return selectors.officer_list(search=values.get("q", ""), active=values.get("active"))
 
@@ -115,7 +123,7 @@ class OfficerDetailView(Page, TemplateView):
     section = "officers"
     template_name = "learners/officer_detail.html"
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         officer = selectors.officer_detail(officer_id=self.kwargs["pk"])
         learners = Paginator(selectors.officer_main_learners(officer=officer), PAGE_SIZE)
         return super().get_context_data(
@@ -130,7 +138,7 @@ class OrganisationListView(FilteredListView):
     context_object_name = "organisations"
     filter_form_class = forms.OrganisationFilterForm
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Organisation]:
         return selectors.organisation_list(search=self.filters.cleaned_data.get("q", ""))
 
 
@@ -139,7 +147,7 @@ class OrganisationDetailView(Page, TemplateView):
     section = "organisations"
     template_name = "learners/organisation_detail.html"
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         organisation = get_object_or_404(Organisation, pk=self.kwargs["pk"])
         placements = Paginator(
             selectors.organisation_current_placements(organisation=organisation), PAGE_SIZE
@@ -160,39 +168,43 @@ def _add_errors(form: BaseForm, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, ValidationError(errors))
 
 
-class RecordFormView(Page, FormView):
+class RecordFormView(Page, FormView, Generic[R]):
     """Adds or edits one record through one service, then returns to the page it belongs to."""
 
     template_name = "learners/record_form.html"
     success_message: str  # formatted with the saved record as ``record``
 
-    def get_instance(self) -> models.Model | None:
+    def get_instance(self) -> R | None:
         return None
 
     def get_title(self) -> str:
         raise NotImplementedError
 
-    def save(self, data: dict) -> models.Model:
+    def save(self, data: dict[str, Any]) -> R:
         raise NotImplementedError
 
     def cancel_url(self) -> str:
-        return self.get_instance().get_absolute_url()
+        instance = self.get_instance()
+        if instance is None:
+            raise NotImplementedError("A page that adds a record says where Cancel goes.")
+        # The record's get_absolute_url().
+        return resolve_url(instance)
 
-    def owner_url(self, record: models.Model) -> str:
-        return record.get_absolute_url()
+    def owner_url(self, record: R) -> str:
+        return resolve_url(record)
 
-    def get_success_message(self, record: models.Model) -> str:
+    def get_success_message(self, record: R) -> str:
         return self.success_message.format(record=record)
 
-    def get_form_kwargs(self):
+    def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "instance": self.get_instance()}
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
             title=self.get_title(), cancel_url=self.cancel_url(), **kwargs
         )
 
-    def form_valid(self, form):
+    def form_valid(self, form: BaseForm) -> HttpResponse:
         try:
             record = self.save(form.cleaned_data)
         except ValidationError as error:
@@ -202,7 +214,7 @@ class RecordFormView(Page, FormView):
         return redirect(self.owner_url(record))
 
 
-class LearnerAddView(RecordFormView):
+class LearnerAddView(RecordFormView[Learner]):
     permission_required = "learners.add_learner"
     form_class = forms.LearnerForm
     success_message = "{record.full_name} was added."
@@ -213,11 +225,11 @@ class LearnerAddView(RecordFormView):
     def cancel_url(self) -> str:
         return reverse("learners:list")
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Learner:
         return services.learner_create(data=data)
 
 
-class LearnerEditView(RecordFormView):
+class LearnerEditView(RecordFormView[Learner]):
     permission_required = "learners.change_learner"
     form_class = forms.LearnerForm
     success_message = "{record.full_name}'s details were saved."
@@ -226,17 +238,17 @@ class LearnerEditView(RecordFormView):
     def learner(self) -> Learner:
         return get_object_or_404(Learner, ident=self.kwargs["ident"])
 
-    def get_instance(self):
+    def get_instance(self) -> Learner:
         return self.learner
 
     def get_title(self) -> str:
         return f"Edit {self.learner.full_name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Learner:
         return services.learner_update(learner=self.learner, data=data)
 
 
-class OfficerAddView(RecordFormView):
+class OfficerAddView(RecordFormView[Officer]):
     permission_required = "learners.add_officer"
     section = "officers"
     form_class = forms.OfficerForm
@@ -248,11 +260,11 @@ class OfficerAddView(RecordFormView):
     def cancel_url(self) -> str:
         return reverse("learners:officer_list")
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Officer:
         return services.officer_create(data=data)
 
 
-class OfficerEditView(RecordFormView):
+class OfficerEditView(RecordFormView[Officer]):
     permission_required = "learners.change_officer"
     section = "officers"
     form_class = forms.OfficerForm
@@ -262,17 +274,17 @@ class OfficerEditView(RecordFormView):
     def officer(self) -> Officer:
         return get_object_or_404(Officer, pk=self.kwargs["pk"])
 
-    def get_instance(self):
+    def get_instance(self) -> Officer:
         return self.officer
 
     def get_title(self) -> str:
         return f"Edit {self.officer.full_name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Officer:
         return services.officer_update(officer=self.officer, data=data)
 
 
-class OrganisationAddView(RecordFormView):
+class OrganisationAddView(RecordFormView[Organisation]):
     permission_required = "learners.add_organisation"
     section = "organisations"
     form_class = forms.OrganisationForm
@@ -284,11 +296,11 @@ class OrganisationAddView(RecordFormView):
     def cancel_url(self) -> str:
         return reverse("learners:organisation_list")
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Organisation:
         return services.organisation_create(data=data)
 
 
-class OrganisationEditView(RecordFormView):
+class OrganisationEditView(RecordFormView[Organisation]):
     permission_required = "learners.change_organisation"
     section = "organisations"
     form_class = forms.OrganisationForm
@@ -298,45 +310,47 @@ class OrganisationEditView(RecordFormView):
     def organisation(self) -> Organisation:
         return get_object_or_404(Organisation, pk=self.kwargs["pk"])
 
-    def get_instance(self):
+    def get_instance(self) -> Organisation:
         return self.organisation
 
     def get_title(self) -> str:
         return f"Edit {self.organisation.name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Organisation:
         return services.organisation_update(organisation=self.organisation, data=data)
 
 
-class LearnerRecordMixin:
+class LearnerRecordMixin(Generic[R]):
     """Pages about one of a learner's records: they return to the learner's Delivery Plan.
 
     ``record_model`` is the kind of record; edit pages find it by the ``pk`` of the URL.
     """
 
-    record_model: type[models.Model]
+    record_model: type[R]
+    kwargs: dict[str, Any]  # the URL's, as on every Django view
 
     @cached_property
     def learner(self) -> Learner:
         return get_object_or_404(Learner, ident=self.kwargs["ident"])
 
     @cached_property
-    def record(self) -> models.Model | None:
-        if "pk" not in self.kwargs:
-            return None
+    def record(self) -> R:
+        """The record of the URL's ``pk``: edit and remove pages only."""
         return get_object_or_404(self.record_model, pk=self.kwargs["pk"], learner=self.learner)
 
-    def get_instance(self):
-        return self.record
+    def get_instance(self) -> R | None:
+        return self.record if "pk" in self.kwargs else None
 
     def cancel_url(self) -> str:
         return self.learner.get_absolute_url()
 
-    def owner_url(self, record) -> str:
+    def owner_url(self, record: R) -> str:
         return self.learner.get_absolute_url()
 
 
-class LearnerQualificationAddView(LearnerRecordMixin, RecordFormView):
+class LearnerQualificationAddView(
+    LearnerRecordMixin[LearnerQualification], RecordFormView[LearnerQualification]
+):
     permission_required = "learners.add_learnerqualification"
     form_class = forms.LearnerQualificationForm
     success_message = "{record.qualification} was added to the delivery plan."
@@ -344,11 +358,13 @@ class LearnerQualificationAddView(LearnerRecordMixin, RecordFormView):
     def get_title(self) -> str:
         return f"Add a qualification to {self.learner.full_name}'s plan"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> LearnerQualification:
         return services.learner_qualification_create(learner=self.learner, data=data)
 
 
-class LearnerQualificationEditView(LearnerRecordMixin, RecordFormView):
+class LearnerQualificationEditView(
+    LearnerRecordMixin[LearnerQualification], RecordFormView[LearnerQualification]
+):
     permission_required = "learners.change_learnerqualification"
     record_model = LearnerQualification
     form_class = forms.LearnerQualificationForm
@@ -357,11 +373,11 @@ class LearnerQualificationEditView(LearnerRecordMixin, RecordFormView):
     def get_title(self) -> str:
         return f"Edit {self.record.qualification} for {self.learner.full_name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> LearnerQualification:
         return services.learner_qualification_update(learner_qualification=self.record, data=data)
 
 
-class PlacementAddView(LearnerRecordMixin, RecordFormView):
+class PlacementAddView(LearnerRecordMixin[Placement], RecordFormView[Placement]):
     permission_required = "learners.add_placement"
     form_class = forms.PlacementForm
     success_message = "The placement at {record.organisation} was added."
@@ -369,11 +385,11 @@ class PlacementAddView(LearnerRecordMixin, RecordFormView):
     def get_title(self) -> str:
         return f"Add a placement for {self.learner.full_name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Placement:
         return services.placement_create(learner=self.learner, data=data)
 
 
-class PlacementEditView(LearnerRecordMixin, RecordFormView):
+class PlacementEditView(LearnerRecordMixin[Placement], RecordFormView[Placement]):
     permission_required = "learners.change_placement"
     record_model = Placement
     form_class = forms.PlacementForm
@@ -382,30 +398,33 @@ class PlacementEditView(LearnerRecordMixin, RecordFormView):
     def get_title(self) -> str:
         return f"Edit {self.learner.full_name}'s placement at {self.record.organisation}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Placement:
         return services.placement_update(placement=self.record, data=data)
 
 
-class PlacementEndView(LearnerRecordMixin, RecordFormView):
+class PlacementEndView(LearnerRecordMixin[Placement], RecordFormView[Placement]):
     permission_required = "learners.change_placement"
     record_model = Placement
     form_class = forms.PlacementEndForm
 
     def get_success_message(self, record: Placement) -> str:
-        end_date = formats.date_format(record.end_date)
+        # placement_end has just set it (the form requires it).
+        end_date = formats.date_format(cast(datetime.date, record.end_date))
         return f"The placement at {record.organisation} ends on {end_date}."
 
-    def get_initial(self):
+    def get_initial(self) -> dict[str, Any]:
         return {"end_date": self.record.end_date or timezone.localdate()}
 
     def get_title(self) -> str:
         return f"End {self.learner.full_name}'s placement at {self.record.organisation}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Placement:
         return services.placement_end(placement=self.record, end_date=data["end_date"])
 
 
-class LearnerOfficerRoleAddView(LearnerRecordMixin, RecordFormView):
+class LearnerOfficerRoleAddView(
+    LearnerRecordMixin[LearnerOfficerRole], RecordFormView[LearnerOfficerRole]
+):
     permission_required = "learners.add_learnerofficerrole"
     form_class = forms.LearnerOfficerRoleForm
     success_message = "{record.officer} is now {record.role}."
@@ -413,11 +432,13 @@ class LearnerOfficerRoleAddView(LearnerRecordMixin, RecordFormView):
     def get_title(self) -> str:
         return f"Add an officer for {self.learner.full_name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> LearnerOfficerRole:
         return services.learner_officer_role_create(learner=self.learner, data=data)
 
 
-class LearnerOfficerRoleEditView(LearnerRecordMixin, RecordFormView):
+class LearnerOfficerRoleEditView(
+    LearnerRecordMixin[LearnerOfficerRole], RecordFormView[LearnerOfficerRole]
+):
     permission_required = "learners.change_learnerofficerrole"
     record_model = LearnerOfficerRole
     form_class = forms.LearnerOfficerRoleForm
@@ -426,30 +447,30 @@ class LearnerOfficerRoleEditView(LearnerRecordMixin, RecordFormView):
     def get_title(self) -> str:
         return f"Edit {self.learner.full_name}'s {self.record.role}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> LearnerOfficerRole:
         return services.learner_officer_role_update(learner_officer_role=self.record, data=data)
 
 
-class LearnerOfficerRoleRemoveView(LearnerRecordMixin, Page, TemplateView):
+class LearnerOfficerRoleRemoveView(LearnerRecordMixin[LearnerOfficerRole], Page, TemplateView):
     permission_required = "learners.delete_learnerofficerrole"
     record_model = LearnerOfficerRole
     template_name = "learners/confirm_remove.html"
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
             title=f"Remove {self.learner.full_name}'s {self.record.role}",
             cancel_url=self.cancel_url(),
             **kwargs,
         )
 
-    def post(self, request, *args, **kwargs):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         role = self.record
         services.learner_officer_role_delete(learner_officer_role=role)
         messages.success(request, f"{role.officer} is no longer {role.role}.")
         return HttpResponseRedirect(self.owner_url(role))
 
 
-class ReviewAddView(LearnerRecordMixin, RecordFormView):
+class ReviewAddView(LearnerRecordMixin[Review], RecordFormView[Review]):
     permission_required = "learners.add_review"
     form_class = forms.ReviewForm
     success_message = "The review was added."
@@ -457,11 +478,11 @@ class ReviewAddView(LearnerRecordMixin, RecordFormView):
     def get_title(self) -> str:
         return f"Add a review for {self.learner.full_name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Review:
         return services.review_create(learner=self.learner, data=data)
 
 
-class ReviewEditView(LearnerRecordMixin, RecordFormView):
+class ReviewEditView(LearnerRecordMixin[Review], RecordFormView[Review]):
     permission_required = "learners.change_review"
     record_model = Review
     form_class = forms.ReviewForm
@@ -471,5 +492,5 @@ class ReviewEditView(LearnerRecordMixin, RecordFormView):
         proposed = formats.date_format(timezone.localtime(self.record.proposed_at))
         return f"Edit the review of {proposed} for {self.learner.full_name}"
 
-    def save(self, data):
+    def save(self, data: dict[str, Any]) -> Review:
         return services.review_update(review=self.record, data=data)

@@ -1,6 +1,10 @@
 """Authentication backends of the product."""
 
+from typing import Any
+
 from axes.backends import AxesStandaloneBackend
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
 
 
 class SignInThrottleBackend(AxesStandaloneBackend):
@@ -11,7 +15,13 @@ class SignInThrottleBackend(AxesStandaloneBackend):
     the next backend instead of failing as django-axes' own backend does.
     """
 
-    def authenticate(self, request=None, username=None, password=None, **kwargs):
+    def authenticate(
+        self,
+        request: HttpRequest | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> AbstractBaseUser | None:
         if request is None:
             return None
         return super().authenticate(request, username, password, **kwargs)

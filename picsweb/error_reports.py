@@ -9,8 +9,11 @@ request's locals never shows either.
 """
 
 import re
+from collections.abc import ItemsView
+from types import FrameType
 from typing import Any
 
+from django.http import HttpRequest
 from django.views.debug import SafeExceptionReporterFilter
 
 # Deep enough for a request's headers or a JSON body, shallow enough for any structure.
@@ -21,12 +24,14 @@ _SECRET_NAME = re.compile(
 
 
 class SecretsHiddenReporterFilter(SafeExceptionReporterFilter):
-    def is_active(self, request) -> bool:
+    def is_active(self, request: HttpRequest | None) -> bool:
         return True
 
-    def get_traceback_frame_variables(self, request, tb_frame):
+    def get_traceback_frame_variables(
+        self, request: HttpRequest | None, tb_frame: FrameType
+    ) -> ItemsView[str, Any]:
         variables = super().get_traceback_frame_variables(request, tb_frame)
-        return [(name, self._cleanse(name, value, _DEPTH)) for name, value in variables]
+        return {name: self._cleanse(name, value, _DEPTH) for name, value in variables}.items()
 
     def _cleanse(self, name: Any, value: Any, depth: int) -> Any:
         if isinstance(name, str) and _SECRET_NAME.search(name):

@@ -34,7 +34,8 @@ def worker_check(*, timeout: float = 10.0) -> str:
     from picsweb.celery import app
 
     node = f"celery@{socket.gethostname()}"
-    replies = app.control.ping(destination=[node], timeout=timeout)
+    # None only when asked not to wait for replies.
+    replies = app.control.ping(destination=[node], timeout=timeout) or []
     if not any(node in reply for reply in replies):
         raise Unhealthy(f"The worker {node} did not answer a ping within {timeout:g} s.")
     return f"{node} answered"

@@ -8,8 +8,9 @@ body. People do not type it; a paste from a binary file or a hostile client does
 """
 
 import re
+from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 
@@ -22,7 +23,7 @@ MESSAGE = (
 )
 
 
-def _pairs_hold_nul(query_dict) -> bool:
+def _pairs_hold_nul(query_dict: QueryDict) -> bool:
     return any(NUL in key or any(NUL in v for v in values) for key, values in query_dict.lists())
 
 
@@ -47,8 +48,11 @@ def _where_nul(request: HttpRequest) -> str | None:
     return None
 
 
+GetResponse = Callable[[HttpRequest], HttpResponse]
+
+
 class RefuseNulMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -70,10 +74,10 @@ class NoStoreForSignedInMiddleware:
     page can forget it (static files never reach it: WhiteNoise answers them first).
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:

@@ -1,6 +1,9 @@
+from typing import Any
+
 from django import forms
 from django.conf import settings as django_settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -47,7 +50,7 @@ class IntegrationSettingsForm(forms.ModelForm):
         # even as initial data, and a blank input cannot overwrite them.
         fields = sorted(settings_service.EDITABLE_FIELDS)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["sync_time"].initial = sync.daily_sync_time_get()
         if self.fields["sync_time"].initial is None:
@@ -60,8 +63,9 @@ class IntegrationSettingsForm(forms.ModelForm):
     def clean_base_url(self) -> str:
         return settings_service.base_url_normalise(self.cleaned_data["base_url"])
 
-    def clean(self):
-        cleaned_data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned_data = self.cleaned_data
         problems = settings_service.integration_settings_problems(
             record=self.instance,
             changes=self.changes(),
@@ -73,7 +77,7 @@ class IntegrationSettingsForm(forms.ModelForm):
                 self.add_error(field, message)
         return cleaned_data
 
-    def changes(self) -> dict:
+    def changes(self) -> dict[str, Any]:
         return {
             name: self.cleaned_data[name]
             for name in self.changed_data
@@ -107,23 +111,33 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
         ("Transport", {"fields": ["connect_timeout", "read_timeout", "requests_per_second"]}),
     ]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
-    def changeform_view(self, request, *args, **kwargs):
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return super().changeform_view(request, *args, **kwargs)
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         settings = models.IntegrationSettings.load()
         return redirect(
             reverse("admin:smartassessor_integrationsettings_change", args=[settings.pk])
         )
 
-    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: models.IntegrationSettings | None = None,
+    ) -> HttpResponse:
         if obj is not None and obj.credentials_unreadable:
             self.message_user(
                 request,
@@ -131,9 +145,17 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
                 "FIELD_ENCRYPTION_KEY: enter them again. They are kept as they are until you do.",
                 level="warning",
             )
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: models.IntegrationSettings,
+        form: IntegrationSettingsForm,
+        change: bool,
+    ) -> None:
         # The form checked the rules; the service applies them again under a row lock, writes
         # only what changed and audits it (never ``obj.save()``, which would write every field).
         sync_time = form.cleaned_data.get("sync_time")
@@ -147,13 +169,13 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -198,7 +220,7 @@ class CourseEnrolmentInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["learner_qualification", "state", "sa_learner_course_id", "error"]
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -229,9 +251,9 @@ class SyncErrorInline(admin.TabularInline):
     model = models.SyncError
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["learner", "subject", "message"]
+    fields = readonly_fields = ("learner", "subject", "message")
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -308,22 +330,22 @@ class SyncLockAdmin(ReadOnlyAdmin):
 
 
 def _product_periodic_tasks() -> list[str]:
-    scheduled = (entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values())
+    scheduled = (str(entry["task"]) for entry in django_settings.CELERY_BEAT_SCHEDULE.values())
     return sorted({sync.DAILY_TASK, *scheduled})
 
 
 class ProductPeriodicTaskForm(beat_admin.PeriodicTaskForm):
     regtask = forms.ChoiceField(label="Task", required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["regtask"].choices = [("", "")] + [
             (name, name) for name in _product_periodic_tasks()
         ]
         self.fields["task"].help_text = "One of the tasks above; no other task may be scheduled."
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean()
         task = data.get("task")
         if task and task not in _product_periodic_tasks():
             self.add_error(

@@ -1,10 +1,17 @@
 """The audit trail (F27): who changed which integration record, from what to what."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.db import models
 
 from .models import AuditEntry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+# Who acts: the person of the request (request.user), or None for a command, task or schedule.
+# Only a signed-in person is recorded.
+Actor: TypeAlias = "User | AnonymousUser | None"
 
 SECRET_FIELDS = frozenset({"password", "client_key"})
 MASK = "(changed)"
@@ -12,7 +19,7 @@ MASK = "(changed)"
 
 def audit_record(
     *,
-    actor,
+    actor: Actor,
     action: str,
     instance: models.Model,
     changes: dict[str, tuple[Any, Any]] | None = None,

@@ -8,6 +8,7 @@ with the wrong environment) never destroys what the right key can still read.
 """
 
 from functools import cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -32,7 +33,7 @@ def _fernet() -> MultiFernet:
 
 
 class EncryptedTextField(models.TextField):
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str:
         if not value:
             return ""
         try:
@@ -40,7 +41,7 @@ class EncryptedTextField(models.TextField):
         except InvalidToken:
             return UnreadableSecret(value)
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> str:
         if isinstance(value, UnreadableSecret):
             return value.ciphertext
         value = super().get_prep_value(value)

@@ -1,6 +1,12 @@
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from django import forms
 
 from learners.models import ReviewType
+
+from .client.types import EventType
+from .models import ReviewTypeMapping
 
 IGNORE = ""
 
@@ -8,7 +14,13 @@ IGNORE = ""
 class ReviewTypeMappingForm(forms.Form):
     """One choice per SA event type: a review type, or ignore."""
 
-    def __init__(self, *args, event_types, current, **kwargs):
+    def __init__(
+        self,
+        *args: Any,
+        event_types: Iterable[EventType],
+        current: Mapping[str, ReviewTypeMapping],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.event_types = event_types
         choices = [(IGNORE, "Ignore")] + [(str(t.pk), t.name) for t in ReviewType.objects.all()]

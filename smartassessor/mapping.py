@@ -299,7 +299,7 @@ def _none_to_blank(value: str | None) -> str:
     return value or ""
 
 
-def _detail(sa_attr: str, mis_attr: str, label: str, setting: str, **kwargs) -> SyncField:
+def _detail(sa_attr: str, mis_attr: str, label: str, setting: str, **kwargs: Any) -> SyncField:
     kwargs.setdefault("from_sa", _none_to_blank)
     kwargs.setdefault("to_sa", _blank_to_none)
     return SyncField(sa_attr, mis_attr, label, BY_MODE, setting, **kwargs)

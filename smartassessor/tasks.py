@@ -2,7 +2,7 @@
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from .models import LinkRefresh, SyncRun
 from .services import enrolment_requests, links, sync
@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=links.LINK_REFRESH_ATTEMPTS)
-def refresh_qualification_links(self, refresh_id: int) -> None:
+def refresh_qualification_links(self: Task, refresh_id: int) -> None:
     # The row counts the attempts and fails after the last; should Celery give up first, the
     # sweeper sends the refresh again.
     refresh = LinkRefresh.objects.filter(pk=refresh_id).first()

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms, template
 from django.template.base import FilterExpression, NodeList, Parser, Token
 from django.template.context import Context
@@ -63,7 +65,7 @@ BADGE_TONES = {
 
 
 @register.simple_tag(takes_context=True)
-def slot(context, name: str, obj=None) -> SafeString:
+def slot(context: Context, name: str, obj: Any = None) -> SafeString:
     """What the apps registered for an extension slot (see learners.extensions)."""
     return extensions.render(name, context["request"], obj)
 
@@ -77,14 +79,14 @@ def badge(value: str, label: str = "") -> SafeString:
 
 
 @register.filter
-def address_lines(record) -> list[str]:
+def address_lines(record: Any) -> list[str]:
     """The filled-in lines of a learner's or an organisation's address, postcode last."""
     names = ("address_line1", "address_line2", "address_line3", "address_line4", "postcode")
     return [value for name in names if (value := getattr(record, name))]
 
 
 @register.simple_tag(takes_context=True)
-def sort_header(context, key: str, label: str) -> SafeString:
+def sort_header(context: Context, key: str, label: str) -> SafeString:
     """A sortable column header: a link to sort by ``key``, and back the other way once sorted.
 
     The order in force is the context's ``sort``. The other query parameters are kept, apart
@@ -118,7 +120,9 @@ def field_widget(field: forms.BoundField) -> SafeString:
         described_by.append(f"{field.auto_id}_helptext")
     if field.errors:
         described_by.append(f"{field.auto_id}_error")
-    attrs = {"aria-describedby": " ".join(described_by)} if described_by else None
+    attrs: dict[str, str | bool] | None = (
+        {"aria-describedby": " ".join(described_by)} if described_by else None
+    )
     return field.as_widget(attrs=attrs)
 
 

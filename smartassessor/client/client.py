@@ -19,8 +19,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypedDict, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -95,6 +95,33 @@ from .types import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class _Resource(Protocol):
+    @property
+    def smart_assessor_id(self) -> int | str: ...
+
+
+class _FeedItem(Protocol):
+    @property
+    def modified_at(self) -> dt.datetime: ...
+
+
+Identified = TypeVar("Identified", bound=_Resource)
+Modified = TypeVar("Modified", bound=_FeedItem)
+
+
+class _Where(TypedDict):
+    """The request an error is about."""
+
+    method: str
+    path: str
+
+
+class _ErrorContext(_Where):
+    status: int
+    errors: list[ErrorDetail]
+
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
@@ -507,7 +534,9 @@ class SmartAssessorClient:
         data = self._call("GET", path, params=params)
         return self._parse("GET", path, lambda: parse_page(cls, data))
 
-    def _listing(self, cls: type[T], path: str, *, page_size: int, **filters: Any) -> Listing[T]:
+    def _listing(
+        self, cls: type[Identified], path: str, *, page_size: int, **filters: Any
+    ) -> Listing[Identified]:
         _check_page_size(page_size)
         return Listing(
             fetch_page=lambda number: self._page(
@@ -521,19 +550,19 @@ class SmartAssessorClient:
 
     def _feed(
         self,
-        cls: type[T],
+        cls: type[Modified],
         path: str,
         *,
         key: str,
         learner_key: str,
         since: FeedPosition | dt.datetime | None,
         page_size: int,
-    ) -> Feed[T]:
+    ) -> Feed[Modified]:
         """``key`` is the item's field that orders the feed after ``modified_at`` (§4),
         ``learner_key`` the one naming its learner (reported with a malformed item)."""
         _check_page_size(page_size)
 
-        def fetch_page(cursor: FeedPosition | dt.datetime) -> Page[T | MalformedItem]:
+        def fetch_page(cursor: FeedPosition | dt.datetime) -> Page[Modified | MalformedItem]:
             if isinstance(cursor, FeedPosition):
                 params: dict[str, Any] = cursor.query()
             else:
@@ -546,7 +575,7 @@ class SmartAssessorClient:
                 lambda: parse_feed_page(cls, data, key=key, learner_key=learner_key),
             )
 
-        def position_of(item: T) -> FeedPosition:
+        def position_of(item: Modified) -> FeedPosition:
             return FeedPosition(modified_at=item.modified_at, smart_assessor_id=getattr(item, key))
 
         return Feed(
@@ -612,6 +641,7 @@ class SmartAssessorClient:
                         errors=exc.errors,
                     ) from None
                 renewed = True
+                assert token is not None, "only a token that was sent can be refused"
                 self._tokens.discard(self._token_key, token)
                 logger.info("Smart Assessor refused the access token; renewing it once")
                 continue
@@ -654,7 +684,7 @@ class SmartAssessorClient:
         if body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
             data = json.dumps(body, ensure_ascii=False).encode()
-        where = {"method": method, "path": path}
+        where: _Where = {"method": method, "path": path}
         try:
             self._limiter.acquire()
         except Transient as exc:
@@ -662,6 +692,7 @@ class SmartAssessorClient:
         started = time.perf_counter()
         deadline = Deadline(self.deadline)
         connect_timeout = min(self.timeout[0], self.deadline)
+        received: bytes | BodyRefused  # the answer's body, or why it was not read
         try:
             with deadline_applied(deadline):
                 response = self._session.request(
@@ -675,9 +706,9 @@ class SmartAssessorClient:
                     stream=True,
                 )
                 try:
-                    body = read_body(response, limit=self.max_body_bytes)
+                    received = read_body(response, limit=self.max_body_bytes)
                 except BodyRefused as exc:
-                    body = exc
+                    received = exc
                 finally:
                     response.close()
         except requests.ConnectTimeout:
@@ -723,26 +754,26 @@ class SmartAssessorClient:
             (time.perf_counter() - started) * 1000,
         )
         if 200 <= status < 300:
-            if isinstance(body, BodyRefused):
-                raise ProtocolError(f"the answer was refused: {body}", status=status, **where)
+            if isinstance(received, BodyRefused):
+                raise ProtocolError(f"the answer was refused: {received}", status=status, **where)
             try:
-                return json_loads(body, max_depth=self.max_json_depth)
+                return json_loads(received, max_depth=self.max_json_depth)
             except BodyRefused as exc:
                 raise ProtocolError(
                     f"the answer was refused: {exc}", status=status, **where
                 ) from None
             except ValueError:
                 raise ProtocolError(
-                    f"the answer is not JSON: {_snippet(body)}", status=status, **where
+                    f"the answer is not JSON: {_snippet(received)}", status=status, **where
                 ) from None
         payload = None
-        if not isinstance(body, BodyRefused):
+        if not isinstance(received, BodyRefused):
             # Not JSON, or too deep (BodyRefused): then the status alone says what it is.
             with contextlib.suppress(ValueError):
-                payload = json_loads(body, max_depth=self.max_json_depth)
+                payload = json_loads(received, max_depth=self.max_json_depth)
         raise _error_from_response(
             response,
-            body=body,
+            body=received,
             payload=payload,
             where=where,
             sent_token=token is not None,
@@ -772,8 +803,8 @@ def _snippet(body: bytes | BodyRefused) -> str:
     return repr(text if len(text) <= 200 else text[:197] + "...")
 
 
-def _exception_chain(exc: BaseException):
-    seen = set()
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
     pending = [exc]
     while pending:
         current = pending.pop()
@@ -829,14 +860,14 @@ def _error_from_response(
     *,
     body: bytes | BodyRefused,
     payload: Any,
-    where: dict[str, str],
+    where: _Where,
     sent_token: bool,
     conflict_id_type: type | None,
 ) -> SmartAssessorError:
     status = response.status_code
     errors = _error_details(payload)
     detail = "" if errors else _snippet(body)
-    context = {"status": status, "errors": errors, **where}
+    context: _ErrorContext = {"status": status, "errors": errors, **where}
     codes = {error.code for error in errors}
     if status == 400:
         return ValidationFailed(detail, **context)

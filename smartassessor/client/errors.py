@@ -6,7 +6,7 @@ server and this client disagree about the contract. ``str()`` of any of them rea
 and never contains a credential or a token.
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # Smart Assessor writes its messages, so they are cut before they are kept: one message (or
 # detail) to this many characters, and a response's Errors list to this many entries. Whatever
@@ -119,7 +119,9 @@ class Conflict(SmartAssessorError):
 
     summary = "Already exists in Smart Assessor"
 
-    def __init__(self, detail: str = "", *, existing_id: int | str | None = None, **kwargs):
+    def __init__(
+        self, detail: str = "", *, existing_id: int | str | None = None, **kwargs: Any
+    ) -> None:
         self.existing_id = existing_id
         super().__init__(detail, **kwargs)
 
@@ -135,7 +137,7 @@ class RateLimited(SmartAssessorError):
 
     summary = "Smart Assessor is rate limiting this client"
 
-    def __init__(self, detail: str = "", *, retry_after: float, **kwargs):
+    def __init__(self, detail: str = "", *, retry_after: float, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(detail, **kwargs)
 
@@ -150,7 +152,7 @@ class Transient(SmartAssessorError):
 
     summary = "Smart Assessor is unavailable"
 
-    def __init__(self, detail: str = "", *, ambiguous: bool, **kwargs):
+    def __init__(self, detail: str = "", *, ambiguous: bool, **kwargs: Any) -> None:
         self.ambiguous = ambiguous
         super().__init__(detail, **kwargs)
 

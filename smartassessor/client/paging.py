@@ -80,9 +80,9 @@ class Listing(Generic[T]):
             if page.page != number:
                 raise self._error(f"asked for page {number}, Smart Assessor sent page {page.page}")
             if number == 1:
-                self.total_count = page.total_count
-            elif abs(page.total_count - self.total_count) > max(
-                COUNT_DRIFT_MIN, self.total_count * COUNT_DRIFT_SHARE
+                self.total_count = first_count = page.total_count
+            elif abs(page.total_count - first_count) > max(
+                COUNT_DRIFT_MIN, first_count * COUNT_DRIFT_SHARE
             ):
                 raise self._error(
                     f"the TotalCount went from {self.total_count} to {page.total_count} "

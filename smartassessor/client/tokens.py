@@ -15,17 +15,18 @@ import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 try:
     from django.views.decorators.debug import sensitive_variables
 except ImportError:  # the client works without Django; nothing then reads the marks
 
-    def sensitive_variables(*variables: str) -> Callable:
+    def sensitive_variables(*variables: str) -> Callable[[F], F]:
         return lambda function: function
 
 
-F = TypeVar("F", bound=Callable)
 REDACTED = "********"
 
 

@@ -13,16 +13,22 @@ import http.client
 import io
 import json
 import re
+import socket
 import threading
 import time
 import zlib
 from collections.abc import Iterator
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 # The only encodings asked for; anything else in Content-Encoding breaks the contract.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -71,7 +77,7 @@ def deadline_applied(deadline: Deadline) -> Iterator[None]:
 class _DeadlineReader(io.RawIOBase):
     """A socket's reads, each waiting at most the per-read timeout and never past the deadline."""
 
-    def __init__(self, raw: io.RawIOBase, sock, deadline: Deadline):
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: Deadline) -> None:
         super().__init__()
         self._raw = raw
         self._sock = sock
@@ -84,7 +90,7 @@ class _DeadlineReader(io.RawIOBase):
     def fileno(self) -> int:
         return self._raw.fileno()
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: "WriteableBuffer") -> int | None:
         remaining = self._deadline.remaining()
         if remaining <= 0:
             raise DeadlineExceeded(f"no complete answer within {self._deadline.seconds:g} s")
@@ -106,7 +112,7 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
-    def __init__(self, sock, *args, **kwargs):
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         deadline = getattr(_current, "deadline", None)
         if deadline is not None:
@@ -135,11 +141,11 @@ _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 class DeadlineAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` whose connections read their answers by the current deadline."""
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = _POOLS
         return manager
@@ -179,7 +185,7 @@ def _inflater(content_encoding: str) -> _Inflater | None:
     raise BodyRefused(f"its Content-Encoding {content_encoding[:40]!r} was not asked for")
 
 
-def read_body(response, *, limit: int) -> bytes:
+def read_body(response: requests.Response, *, limit: int) -> bytes:
     """The body of a streamed ``requests`` response, decompressed, of at most ``limit`` bytes.
 
     Reading stops as soon as either the bytes received or the bytes they inflate to pass the

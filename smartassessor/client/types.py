@@ -17,8 +17,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from functools import cache
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, dataclass_transform
 
 T = TypeVar("T")
 
@@ -65,9 +64,10 @@ class Bounds:
         return value
 
 
-def _text(max_length: int) -> Any:
-    """A string of at most ``max_length`` characters (the contract's and our columns' length)."""
-    return Annotated[str, Bounds(max_length=max_length)]
+def _length(max_length: int) -> Bounds:
+    """At most ``max_length`` characters (the contract's and our columns' length): the
+    bounds of a string, as in ``Annotated[str, _length(20)]``."""
+    return Bounds(max_length=max_length)
 
 
 _ID = Bounds(minimum=1, maximum=MAX_INT)
@@ -80,7 +80,7 @@ _GUID = Bounds(
     format="a GUID",
 )
 # Server-set codes (Status, Sex, Attendance, Band, TokenType): short words.
-_CODE = _text(30)
+_CODE = Annotated[str, _length(30)]
 
 
 def is_id(value: object, id_type: type) -> bool:
@@ -107,7 +107,7 @@ class _Unset:
 
     _instance = None
 
-    def __new__(cls):
+    def __new__(cls) -> "_Unset":
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -171,7 +171,10 @@ def _decode_bool(value: object) -> bool:
     raise WireFormatError(f"expected true or false, got {_shown(value)}")
 
 
-def _plausible(value: T) -> T:
+Day = TypeVar("Day", bound=dt.date)
+
+
+def _plausible(value: Day) -> Day:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise WireFormatError(
             f"expected a year from {EARLIEST_YEAR} to {LATEST_YEAR}, got {value.isoformat()}"
@@ -267,8 +270,18 @@ def _bounded(decode: Callable[[Any], Any], bounds: Bounds | None) -> Callable[[A
     return lambda value: bounds.check(decode(value))
 
 
-@cache
+# Each class's wire fields, worked out on first use. (Not functools.cache: mypy does not take
+# a class for the Hashable argument that cache's stub asks for.)
+_WIRE_FIELDS: dict[type, tuple[_WireField, ...]] = {}
+
+
 def _wire_fields(cls: type) -> tuple[_WireField, ...]:
+    if cls not in _WIRE_FIELDS:
+        _WIRE_FIELDS[cls] = _wire_fields_of(cls)
+    return _WIRE_FIELDS[cls]
+
+
+def _wire_fields_of(cls: type) -> tuple[_WireField, ...]:
     hints = typing.get_type_hints(cls, include_extras=True)
     result = []
     for field in dataclasses.fields(cls):
@@ -289,7 +302,7 @@ def from_wire(cls: type[T], data: object) -> T:
     """Build a resource from a response object, ignoring fields the contract does not name."""
     if not isinstance(data, dict):
         raise WireFormatError(f"expected a JSON object, got {_shown(data)}")
-    values = {}
+    values: dict[str, Any] = {}
     for field in _wire_fields(cls):
         value = data.get(field.wire)
         if value is None:
@@ -479,12 +492,15 @@ def parse_feed_page(
 # cannot stop a whole page from being read. Lengths are the contract's (§7), which the columns
 # that store them share.
 
-_resource = dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass_transform(frozen_default=True, kw_only_default=True)
+def _resource(cls: type[T]) -> type[T]:
+    return dataclasses.dataclass(frozen=True, kw_only=True, slots=True)(cls)
 
 
 @_resource
 class AccessToken:
-    access_token: _text(4096) = dataclasses.field(repr=False)
+    access_token: Annotated[str, _length(4096)] = dataclasses.field(repr=False)
     token_type: _CODE
     expires_in: Annotated[int, _ID]
 
@@ -492,59 +508,59 @@ class AccessToken:
 @_resource
 class Course:
     smart_assessor_id: CourseId
-    qan_code: _text(20)
-    qualification_title: _text(255)
+    qan_code: Annotated[str, _length(20)]
+    qualification_title: Annotated[str, _length(255)]
     is_active: bool
 
 
 @_resource
 class Employer:
     smart_assessor_id: EmployerId
-    mis_employer_id: _text(32) | None
-    name: _text(100)
-    eds_id: _text(9) | None
-    address_line1: _text(50) | None
-    address_line2: _text(50) | None
-    address_line3: _text(50) | None
-    address_line4: _text(50) | None
-    address_post_code: _text(8) | None
-    telephone: _text(20) | None
-    website: _text(255) | None
-    employer_size: _text(20) | None
+    mis_employer_id: Annotated[str, _length(32)] | None
+    name: Annotated[str, _length(100)]
+    eds_id: Annotated[str, _length(9)] | None
+    address_line1: Annotated[str, _length(50)] | None
+    address_line2: Annotated[str, _length(50)] | None
+    address_line3: Annotated[str, _length(50)] | None
+    address_line4: Annotated[str, _length(50)] | None
+    address_post_code: Annotated[str, _length(8)] | None
+    telephone: Annotated[str, _length(20)] | None
+    website: Annotated[str, _length(255)] | None
+    employer_size: Annotated[str, _length(20)] | None
     modified_at: dt.datetime
 
 
 @_resource
 class Assessor:
     smart_assessor_id: AssessorId
-    mis_assessor_id: _text(32) | None
-    first_name: _text(50)
-    last_name: _text(50)
-    email: _text(128) | None
-    telephone: _text(20) | None
-    mobile: _text(20) | None
+    mis_assessor_id: Annotated[str, _length(32)] | None
+    first_name: Annotated[str, _length(50)]
+    last_name: Annotated[str, _length(50)]
+    email: Annotated[str, _length(128)] | None
+    telephone: Annotated[str, _length(20)] | None
+    mobile: Annotated[str, _length(20)] | None
     modified_at: dt.datetime
 
 
 @_resource
 class Learner:
     smart_assessor_id: LearnerId
-    mis_learner_id: _text(32) | None
-    student_id: _text(20) | None
-    given_names: _text(50)
-    family_name: _text(50)
+    mis_learner_id: Annotated[str, _length(32)] | None
+    student_id: Annotated[str, _length(20)] | None
+    given_names: Annotated[str, _length(50)]
+    family_name: Annotated[str, _length(50)]
     date_of_birth: dt.date | None
     sex: _CODE | None
-    uln: _text(10) | None
-    ni_number: _text(9) | None
-    email: _text(128) | None
-    telephone: _text(20) | None
-    mobile: _text(20) | None
-    address_line1: _text(50) | None
-    address_line2: _text(50) | None
-    address_line3: _text(50) | None
-    address_line4: _text(50) | None
-    address_post_code: _text(8) | None
+    uln: Annotated[str, _length(10)] | None
+    ni_number: Annotated[str, _length(9)] | None
+    email: Annotated[str, _length(128)] | None
+    telephone: Annotated[str, _length(20)] | None
+    mobile: Annotated[str, _length(20)] | None
+    address_line1: Annotated[str, _length(50)] | None
+    address_line2: Annotated[str, _length(50)] | None
+    address_line3: Annotated[str, _length(50)] | None
+    address_line4: Annotated[str, _length(50)] | None
+    address_post_code: Annotated[str, _length(8)] | None
     start_date: dt.date | None
     employer_smart_assessor_id: EmployerId | None
     assessor_smart_assessor_id: AssessorId | None
@@ -557,7 +573,7 @@ class LearnerCourse:
     smart_assessor_id: LearnerCourseId
     learner_smart_assessor_id: LearnerId
     course_smart_assessor_id: CourseId
-    qan_code: _text(20) | None
+    qan_code: Annotated[str, _length(20)] | None
     primary_assessor_smart_assessor_id: AssessorId | None
     secondary_assessor_smart_assessor_id: AssessorId | None
     start_date: dt.date
@@ -577,19 +593,19 @@ class Session:
     learner_smart_assessor_id: LearnerId
     assessor_smart_assessor_id: AssessorId | None
     course_smart_assessor_id: CourseId | None
-    event_type: _text(10)
+    event_type: Annotated[str, _length(10)]
     planned_start: dt.datetime
     actual_start: dt.datetime | None
     duration_minutes: Annotated[int, _COUNT] | None
     attendance: _CODE | None
-    feedback: _text(4000) | None
+    feedback: Annotated[str, _length(4000)] | None
     modified_at: dt.datetime
 
 
 @_resource
 class EventType:
-    code: _text(10)
-    name: _text(100)
+    code: Annotated[str, _length(10)]
+    name: Annotated[str, _length(100)]
 
 
 @_resource
@@ -602,7 +618,10 @@ class SmartCoachScore:
 
 # --- Payloads (what the client sends) -------------------------------------------------------
 
-_payload = dataclasses.dataclass(frozen=True, kw_only=True)
+
+@dataclass_transform(frozen_default=True, kw_only_default=True)
+def _payload(cls: type[T]) -> type[T]:
+    return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
 
 
 @_payload

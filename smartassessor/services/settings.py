@@ -24,7 +24,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from picsweb.errors import ApplicationError
 
-from ..audit import audit_record
+from ..audit import Actor, audit_record
 from ..models import IntegrationSettings
 from . import sync
 
@@ -98,7 +98,7 @@ def integration_settings_problems(
 @sensitive_variables("password", "client_key")
 def integration_settings_update(
     *,
-    actor,
+    actor: Actor,
     changes: dict[str, Any],
     password: str | None = None,
     client_key: str | None = None,

@@ -22,8 +22,8 @@ import datetime as dt
 import decimal
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -41,6 +41,7 @@ from learners.models import (
 from picsweb.errors import ApplicationError
 
 from .. import mapping
+from ..audit import Actor
 from ..client import (
     AssessorInput,
     Forbidden,
@@ -222,7 +223,7 @@ class _Work:
         rows = self.scope.filter(sa_learner_id__in=ids).select_related("learner")
         return {row.sa_learner_id: row for row in rows}
 
-    def usable(self, enrolment: Enrolment | None) -> bool:
+    def usable(self, enrolment: Enrolment | None) -> TypeGuard[Enrolment]:
         """True for a learner in scope that has not failed in this run."""
         if enrolment is None or enrolment.pk in self.failed:
             return False
@@ -252,7 +253,9 @@ class _Work:
     def error_count(self) -> int:
         return len(self.failed) + self.counts["officer_errors"] + self.counts["record_errors"]
 
-    def change(self, instance: models.Model, attr: str, old: Any, new: Any, **kwargs) -> SyncChange:
+    def change(
+        self, instance: models.Model, attr: str, old: Any, new: Any, **kwargs: Any
+    ) -> SyncChange:
         field = instance._meta.get_field(attr)
         return SyncChange(
             run=self.run,
@@ -414,6 +417,8 @@ def _reviews(work: _Work, items: list[sa.Session]) -> None:
         ("reviewer", officer_id): f"{forenames} {surname}"
         for _, officer_id, forenames, surname in officer_rows
     } | {("review_type", pk): name for pk, name in work.review_type_names.items()}
+    created: list[Review]
+    created_sessions: list[str]
     created, created_sessions, updated, history = [], [], [], []
     for item in items:
         enrolment = enrolments[item.learner_smart_assessor_id]
@@ -549,7 +554,7 @@ def _plan_details(
     remote: Any,
     fields: list[mapping.SyncField],
     mode: str,
-    **change_kwargs,
+    **change_kwargs: Any,
 ) -> list[SyncChange]:
     """The detail changes that make MIS and SA agree, in the mode's direction (not applied)."""
     rows = []
@@ -647,6 +652,7 @@ def _planned(run: SyncRun, target: str) -> Iterator[tuple[int, list[SyncChange]]
         .order_by(key, "id")
         .iterator(chunk_size=WRITE_BATCH)
     )
+    group: list[SyncChange]
     current, group = None, []
     for row in rows:
         if getattr(row, key) != current and group:
@@ -845,7 +851,7 @@ def _refresh_one(work: _Work, enrolment: Enrolment) -> None:
     _add_courses(work, enrolment)
 
 
-def _write(work: _Work, handler, items: list) -> None:
+def _write(work: _Work, handler: Callable[[_Work, list[Any]], None], items: list[Any]) -> None:
     """One batch's writes in one transaction; a clash with a concurrent refresh (a review
     created by both) is settled by the database, and the batch is read again."""
     if not items:
@@ -908,7 +914,7 @@ def _watermarks_move(run: SyncRun) -> None:
         )
 
 
-def _pages(feed, size: int) -> Iterator[list]:
+def _pages(feed: Iterable[Any], size: int) -> Iterator[list[Any]]:
     page = []
     for item in feed:
         page.append(item)
@@ -941,7 +947,12 @@ def _skip_malformed(work: _Work, name: str, page: list) -> list:
     return [item for item in page if not isinstance(item, MalformedItem)]
 
 
-def _read_feed(work: _Work, name: str, open_feed, handler) -> None:
+def _read_feed(
+    work: _Work,
+    name: str,
+    open_feed: Callable[..., Any],
+    handler: Callable[[_Work, list[Any]], None],
+) -> None:
     """Reads a feed from its watermark page by page, noting how far it got after each page."""
     feed = open_feed(since=_watermark(name), page_size=PAGE_SIZE)
     for page in _pages(feed, PAGE_SIZE):
@@ -1083,7 +1094,7 @@ def _failure_message(exc: Exception) -> str:
     )
 
 
-def sync_run_daily(*, trigger: str = SyncRun.Trigger.DAILY, actor=None) -> SyncRun:
+def sync_run_daily(*, trigger: str = SyncRun.Trigger.DAILY, actor: Actor = None) -> SyncRun:
     """One daily run over every learner in scope, in the foreground (F13)."""
     run = SyncRun.objects.create(
         trigger=trigger,
@@ -1147,7 +1158,7 @@ def _run_daily(run: SyncRun) -> SyncRun:
 # --- A held run: approve or discard (F25) ---------------------------------------------------
 
 
-def _decide(run: SyncRun, actor, state: str, **fields) -> bool:
+def _decide(run: SyncRun, actor: Actor, state: str, **fields: Any) -> bool:
     return (
         SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.HELD).update(
             state=state, decided_by=actor, decided_at=timezone.now(), **fields
@@ -1156,7 +1167,7 @@ def _decide(run: SyncRun, actor, state: str, **fields) -> bool:
     )
 
 
-def sync_run_discard(*, run: SyncRun, actor) -> SyncRun:
+def sync_run_discard(*, run: SyncRun, actor: Actor) -> SyncRun:
     """Drop a held run's detail changes; the watermark moves past what it read."""
     if not _decide(run, actor, SyncRun.State.DISCARDED):
         raise ApplicationError("Only a held run can be discarded.")
@@ -1169,10 +1180,10 @@ def _approval_send(run_id: int) -> None:
     from ..tasks import apply_held_run
 
     SyncRun.objects.filter(pk=run_id).update(lease_until=timezone.now() + REQUEUE_AFTER * 5)
-    apply_held_run.delay_on_commit(run_id)
+    apply_held_run.delay_on_commit(run_id)  # type: ignore[attr-defined]  # celery-types lacks it
 
 
-def sync_run_approve(*, run: SyncRun, actor) -> SyncRun:
+def sync_run_approve(*, run: SyncRun, actor: Actor) -> SyncRun:
     """Approve the held run's detail changes: the row stays queued (approved, waiting to be
     applied) until they are applied in the background, under the daily lock. Should its task
     be lost or find the lock taken, the sweeper sends it again once the lock is free."""
@@ -1273,7 +1284,7 @@ def _current_enrolment(learner: Learner) -> Enrolment:
     return enrolment
 
 
-def learner_refresh_request(*, learner: Learner, actor) -> tuple[SyncRun, bool]:
+def learner_refresh_request(*, learner: Learner, actor: Actor) -> tuple[SyncRun, bool]:
     """Store a refresh of one learner and queue it; a refresh already waiting is returned."""
     from ..tasks import refresh_learner
 
@@ -1289,7 +1300,7 @@ def learner_refresh_request(*, learner: Learner, actor) -> tuple[SyncRun, bool]:
             learner=learner,
             requested_by=actor if actor and actor.is_authenticated else None,
         )
-        refresh_learner.delay_on_commit(run.pk)
+        refresh_learner.delay_on_commit(run.pk)  # type: ignore[attr-defined]  # celery-types lacks it
     return run, True
 
 
@@ -1375,7 +1386,7 @@ def learner_refresh_run(*, run_id: int, retry: bool = True) -> SyncRun | None:
     return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
 
 
-def learner_refresh_now(*, learner: Learner, actor=None) -> SyncRun:
+def learner_refresh_now(*, learner: Learner, actor: Actor = None) -> SyncRun:
     """A refresh in the foreground (``manage.py smartassessor sync --learner``)."""
     _current_enrolment(learner)
     run = SyncRun.objects.create(
@@ -1429,7 +1440,7 @@ def _refreshes_sweep(now: dt.datetime) -> int:
         ):
             resent.append(pk)
     for pk in resent:
-        refresh_learner.delay_on_commit(pk)
+        refresh_learner.delay_on_commit(pk)  # type: ignore[attr-defined]  # celery-types lacks it
     return gave_up + failed + len(resent)
 
 
@@ -1498,7 +1509,7 @@ DAILY_TASK = "smartassessor.tasks.sync_daily"
 SCHEDULE_TIMEZONE = "Europe/London"
 
 
-def _daily_task():
+def _daily_task() -> Any:  # a PeriodicTask or None (django-celery-beat has no types)
     from django_celery_beat.models import PeriodicTask
 
     return PeriodicTask.objects.select_related("crontab").filter(name=DAILY_TASK_NAME).first()

@@ -1,3 +1,6 @@
+from argparse import ArgumentParser
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -13,7 +16,7 @@ class Command(BaseCommand):
         "kept, what is missing is added, and the logins keep their passwords."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--quiet", action="store_true", help="Do not print the summary and the logins."
         )
@@ -24,7 +27,7 @@ class Command(BaseCommand):
             "demo logins are printed in clear).",
         )
 
-    def handle(self, *args, quiet: bool, allow_production: bool, **options):
+    def handle(self, *args: Any, quiet: bool, allow_production: bool, **options: Any) -> None:
         if settings.PRODUCTION and not allow_production:
             raise CommandError(
                 "DJANGO_ENV=production: demo data and demo logins do not belong in a live "

@@ -2,6 +2,8 @@
 
 import urllib.error
 import urllib.request
+from argparse import ArgumentParser
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -29,12 +31,12 @@ def web_check(*, url: str, timeout: float) -> str:
 class Command(BaseCommand):
     help = "Exit 0 when the web process, a worker on this host, or beat is healthy."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("process", choices=["web", "worker", "beat"])
         parser.add_argument("--url", default="http://127.0.0.1:8000/healthz/")
         parser.add_argument("--timeout", type=float, default=10.0)
 
-    def handle(self, *args, process: str, url: str, timeout: float, **options):
+    def handle(self, *args: Any, process: str, url: str, timeout: float, **options: Any) -> None:
         try:
             if process == "web":
                 message = web_check(url=url, timeout=timeout)

@@ -9,8 +9,10 @@ import os
 import sys
 import time
 from argparse import ArgumentParser
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
 from learners.models import Learner
@@ -20,6 +22,11 @@ from smartassessor.fields import UnreadableSecret
 from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, SyncRun
 from smartassessor.services import enrolment_requests, links, sync
 from smartassessor.services import settings as settings_service
+
+
+def _label(model: type[models.Model], name: str) -> str:
+    """The verbose name of one of the model's own columns."""
+    return str(cast(models.Field, model._meta.get_field(name)).verbose_name)
 
 
 class Subcommand:
@@ -61,7 +68,7 @@ class Configure(Subcommand):
         )
         switch.add_argument("--disable", dest="enabled", action="store_false", help="turn it off")
         for option, field in self.transport:
-            label = IntegrationSettings._meta.get_field(field).verbose_name
+            label = _label(IntegrationSettings, field)
             parser.add_argument(option, dest=field, type=float, help=f"the {label}")
 
     @sensitive_variables("given")
@@ -111,7 +118,7 @@ class Configure(Subcommand):
         command.stdout.write(f"  Username: {record.username}")
         command.stdout.write(f"  Integration enabled: {'yes' if record.enabled else 'no'}")
         for _, field in self.transport:
-            label = IntegrationSettings._meta.get_field(field).verbose_name
+            label = _label(IntegrationSettings, field)
             command.stdout.write(f"  {label.capitalize()}: {getattr(record, field):g}")
         for label, outcome in outcomes:
             command.stdout.write(f"  {label}: {outcome}")
@@ -302,7 +309,7 @@ class Sync(Subcommand):
             run = sync.sync_run_daily(trigger=SyncRun.Trigger.MANUAL)
         command.stdout.write(f"Sync run {run.pk}: {run.get_state_display()}")
         for name in ("learners_in_scope", *SyncRun.COUNTS):
-            label = SyncRun._meta.get_field(name).verbose_name
+            label = _label(SyncRun, name)
             command.stdout.write(f"  {label}: {getattr(run, name)}")
         if run.unmapped_codes:
             command.stdout.write(f"  event types with no mapping: {', '.join(run.unmapped_codes)}")
@@ -335,5 +342,5 @@ class Command(BaseCommand):
         for subcommand in SUBCOMMANDS:
             subcommand.add_arguments(subparsers.add_parser(subcommand.name, help=subcommand.help))
 
-    def handle(self, *args, subcommand: str, **options) -> None:
+    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         {s.name: s for s in SUBCOMMANDS}[subcommand].handle(self, options)
