@@ -245,7 +245,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "learners_seen",
         "qualifications_updated",
         "reviews_created",
-        "errors",
+        "error_count",
     ]
     list_filter = ["state", "trigger"]
     search_fields = ["learner__ident", "learner__surname", "error"]
