@@ -16,6 +16,14 @@ SECRET_HELP = "Write-only: the stored value is never shown. Leave blank to keep 
 SECRET_FIELDS = ["password", "client_key"]
 
 
+class HttpsURLField(forms.URLField):
+    """A URL typed without a scheme is an https one (Django 6's default, chosen now)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("assume_scheme", "https")
+        super().__init__(**kwargs)
+
+
 class IntegrationSettingsForm(forms.ModelForm):
     """The settings record; every save goes through ``integration_settings_update``."""
 
@@ -46,6 +54,7 @@ class IntegrationSettingsForm(forms.ModelForm):
         # The secrets are form fields only: the record's values never reach the form, not
         # even as initial data, and a blank input cannot overwrite them.
         fields = sorted(settings_service.EDITABLE_FIELDS)
+        field_classes = {"base_url": HttpsURLField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
