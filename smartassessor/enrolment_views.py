@@ -117,7 +117,7 @@ def bulk_preview(request):
     if not learners:
         messages.error(request, "Tick the learners to create in Smart Assessor first.")
         return redirect("learners:list")
-    previews = [service.enrolment_preview(learner=learner) for learner in learners]
+    previews = service.enrolment_previews(learners=learners)
     return render(
         request,
         "smartassessor/bulk_preview.html",

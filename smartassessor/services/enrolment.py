@@ -19,7 +19,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings as django_settings
@@ -28,7 +28,14 @@ from django.db.models import F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from learners.models import Learner, LearnerQualification, Officer, Organisation, Placement
+from learners.models import (
+    Learner,
+    LearnerOfficerRole,
+    LearnerQualification,
+    Officer,
+    Organisation,
+    Placement,
+)
 from learners.validators import uln_is_valid
 from picsweb.errors import ApplicationError
 
@@ -150,19 +157,46 @@ def _age_on(born: dt.date, day: dt.date) -> int:
 
 def enrolment_preview(*, learner: Learner) -> Preview:
     """What Create in Smart Assessor will send, and everything that blocks it."""
+    return enrolment_previews(learners=[learner])[0]
+
+
+def enrolment_previews(*, learners: Iterable[Learner]) -> list[Preview]:
+    """The previews of several learners (Bulk Create), in their order, read together: the
+    same few queries for 3 learners as for 40."""
+    learners = list(learners)
     settings = IntegrationSettings.load()
-    learner = (
-        Learner.objects.select_related("main_officer__smartassessor_link")
-        .prefetch_related(
-            Prefetch(
-                "qualifications",
-                LearnerQualification.objects.select_related(
-                    "qualification__smartassessor_link"
-                ).order_by("start_date", "id"),
-            )
-        )
-        .get(pk=learner.pk)
+    second_roles = (
+        LearnerOfficerRole.objects.filter(role_id=settings.second_assessor_role_id)
+        if settings.second_assessor_role_id is not None
+        else LearnerOfficerRole.objects.none()
+    ).select_related("officer__smartassessor_link")
+    loaded = Learner.objects.select_related("main_officer__smartassessor_link").prefetch_related(
+        Prefetch(
+            "qualifications",
+            LearnerQualification.objects.select_related(
+                "qualification__smartassessor_link"
+            ).order_by("start_date", "id"),
+        ),
+        Prefetch(
+            "placements",
+            Placement.objects.current()
+            .select_related("organisation__smartassessor_link")
+            .order_by("-start_date", "-id"),
+            to_attr="preview_current_placements",
+        ),
+        Prefetch("officer_roles", second_roles, to_attr="preview_second_roles"),
+        Prefetch(
+            "smartassessor_enrolments",
+            Enrolment.objects.filter(is_current=True),
+            to_attr="preview_current_enrolments",
+        ),
     )
+    by_pk = loaded.in_bulk([learner.pk for learner in learners])
+    return [_preview(by_pk[learner.pk], settings) for learner in learners]
+
+
+def _preview(learner: Learner, settings: IntegrationSettings) -> Preview:
+    """One learner's preview, from the related rows ``enrolment_previews`` read."""
     edit_url = reverse("learners:learner_edit", args=[learner.ident])
     problems: list[Problem] = []
     warnings: list[str] = []
@@ -204,7 +238,7 @@ def enrolment_preview(*, learner: Learner) -> Preview:
         )
 
     parties: list[PreviewParty] = []
-    placement = _current_placement(learner)
+    placement = next(iter(learner.preview_current_placements), None)
     if placement is None:
         warnings.append(
             "The learner has no current placement: they will be enrolled without an employer."
@@ -223,7 +257,8 @@ def enrolment_preview(*, learner: Learner) -> Preview:
         parties.append(
             PreviewParty("Assessor", main_officer, _link_id(main_officer, "assessor_id"))
         )
-    second = _second_assessor(learner, settings)
+    second_role = next(iter(learner.preview_second_roles), None)
+    second = second_role.officer if second_role else None
     if second is not None:
         if main_officer is not None and second.pk == main_officer.pk:
             warnings.append(
@@ -241,7 +276,7 @@ def enrolment_preview(*, learner: Learner) -> Preview:
                 )
             )
 
-    current = Enrolment.objects.filter(learner=learner, is_current=True).first()
+    current = next(iter(learner.preview_current_enrolments), None)
     return Preview(
         learner, qualifications, tuple(parties), tuple(problems), tuple(warnings), current
     )
@@ -321,7 +356,7 @@ def enrolments_request(*, learners, actor) -> list[Enrolment]:
     settings = IntegrationSettings.load()
     # The previews only read: built before the transaction, so it holds the write lock
     # (SQLite's is the whole database) only for the inserts.
-    previews = [enrolment_preview(learner=learner) for learner in learners]
+    previews = enrolment_previews(learners=learners)
     enrolments = []
     with transaction.atomic():
         for preview in previews:
