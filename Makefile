@@ -27,11 +27,15 @@ run: $(INSTALLED) $(DEMO_ACCOUNT)
 		$(BIN)/python manage.py smartassessor demo --username "$$SANDBOX_USERNAME"
 	$(BIN)/honcho --procfile Procfile --env .env,$(DEMO_ACCOUNT) start
 
+# The suite in parallel (pytest-xdist): much of it waits on subprocesses, a worker, a sandbox or
+# a browser, so more workers than cores pay. `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 3
+
 test: $(INSTALLED) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

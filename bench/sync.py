@@ -240,7 +240,7 @@ def run_benchmark(folder: Path, sandbox_process) -> None:
         f"    {first.get_state_display()}: {first.learners_seen:,} learners seen, "
         f"{first.qualifications_updated:,} qualifications updated, "
         f"{first.reviews_created:,} reviews created, {first.risk_updated:,} risk bands set, "
-        f"{first.errors} errors"
+        f"{first.error_count} errors"
     )
 
     changed = list(

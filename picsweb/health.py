@@ -41,11 +41,11 @@ def worker_check(*, timeout: float = 10.0) -> str:
     return f"{node} answered"
 
 
-def beat_check(*, now: dt.datetime | None = None) -> str:
+def beat_check() -> str:
     """Beat has run the enrolment sweeper recently."""
     from django_celery_beat.models import PeriodicTask
 
-    now = now or timezone.now()
+    now = timezone.now()
     last = (
         PeriodicTask.objects.filter(name=HEARTBEAT_TASK)
         .values_list("last_run_at", flat=True)

@@ -192,7 +192,10 @@ FORMAT_MODULE_PATH = "picsweb.formats"
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Only production serves collected files (the image runs collectstatic). Elsewhere WhiteNoise
+# serves them from the apps' folders, and a STATIC_ROOT that no collectstatic has filled would
+# only make it warn, on every start, that the folder is missing.
+STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION else None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -19,6 +19,14 @@ SECRET_HELP = "Write-only: the stored value is never shown. Leave blank to keep 
 SECRET_FIELDS = ["password", "client_key"]
 
 
+class HttpsURLField(forms.URLField):
+    """A URL typed without a scheme is an https one (Django 6's default, chosen now)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("assume_scheme", "https")
+        super().__init__(**kwargs)
+
+
 class IntegrationSettingsForm(forms.ModelForm):
     """The settings record; every save goes through ``integration_settings_update``."""
 
@@ -49,6 +57,7 @@ class IntegrationSettingsForm(forms.ModelForm):
         # The secrets are form fields only: the record's values never reach the form, not
         # even as initial data, and a blank input cannot overwrite them.
         fields = sorted(settings_service.EDITABLE_FIELDS)
+        field_classes = {"base_url": HttpsURLField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -267,7 +276,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "learners_seen",
         "qualifications_updated",
         "reviews_created",
-        "errors",
+        "error_count",
     ]
     list_filter = ["state", "trigger"]
     search_fields = ["learner__ident", "learner__surname", "error"]

@@ -14,7 +14,7 @@ from . import panels
 from .models import Enrolment
 from .permissions import require_permission
 from .selectors import enrolments as selectors
-from .selectors.enrolment_preview import enrolment_preview
+from .selectors.enrolment_preview import enrolment_preview, enrolment_previews
 from .services import enrolment_requests, learner_sa_id
 
 enrol_required = require_permission(roles.ENROL)
@@ -123,7 +123,7 @@ def bulk_preview(request):
     if not learners:
         messages.error(request, "Tick the learners to create in Smart Assessor first.")
         return redirect("learners:list")
-    previews = [enrolment_preview(learner=learner) for learner in learners]
+    previews = enrolment_previews(learners=learners)
     return render(
         request,
         "smartassessor/bulk_preview.html",

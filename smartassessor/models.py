@@ -412,8 +412,6 @@ class SyncRun(models.Model):
         SKIPPED = "skipped", "Not run"
 
     ACTIVE_STATES = (State.QUEUED, State.RUNNING)
-    # Runs after which the watermark moves on (F22).
-    GOOD_STATES = (State.SUCCEEDED, State.PARTIAL)
 
     class Trigger(models.TextChoices):
         DAILY = "daily", "Daily"
@@ -450,7 +448,9 @@ class SyncRun(models.Model):
         default=0, help_text="Sessions skipped because their event type has no mapping."
     )
     unmapped_codes = models.JSONField(default=list, blank=True)
-    errors = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(
+        "errors", default=0, help_text="Learners, officers and records the run skipped."
+    )
     error = models.TextField(blank=True, help_text="Why the run failed or did not run.")
     notes = models.JSONField(default=list, blank=True)
     positions = models.JSONField(
@@ -484,7 +484,7 @@ class SyncRun(models.Model):
         "officers_updated",
         "risk_updated",
         "unmapped_event_types",
-        "errors",
+        "error_count",
     )
 
     class Meta:
@@ -504,7 +504,9 @@ class SyncRun(models.Model):
     @property
     def changed_anything(self) -> bool:
         return any(
-            getattr(self, name) for name in self.COUNTS if name not in ("learners_seen", "errors")
+            getattr(self, name)
+            for name in self.COUNTS
+            if name not in ("learners_seen", "error_count")
         )
 
 

@@ -33,13 +33,19 @@ def _reachable(url: str) -> bool:
 
 if "DATABASE_URL" not in os.environ and _reachable(POSTGRES_URL):
     os.environ["DATABASE_URL"] = POSTGRES_URL
+# "main" without xdist; xdist sets it in each worker's environment before this module loads.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 # Tests keep out of the files `make run` uses: an in-memory broker and cache, and a rate-limit
-# file of their own, unless set.
+# file of their own, unless set. One file for each xdist worker: the workers' tests run at the
+# same time and must not wait for each other's tokens, nor queue on one file's lock.
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("CACHE_URL", "locmemcache://")
-os.environ.setdefault(
-    "SMARTASSESSOR_RATE_LIMIT_FILE", os.path.join(tempfile.gettempdir(), f"picsweb-rate-{RUN_ID}")
-)
+_RATE_FILE_OF_THIS_RUN = os.path.join(tempfile.gettempdir(), f"picsweb-rate-{RUN_ID}-")
+# A worker inherits the controller's file ("...-main"): it takes its own instead.
+if os.environ.get("SMARTASSESSOR_RATE_LIMIT_FILE", _RATE_FILE_OF_THIS_RUN).startswith(
+    _RATE_FILE_OF_THIS_RUN
+):
+    os.environ["SMARTASSESSOR_RATE_LIMIT_FILE"] = _RATE_FILE_OF_THIS_RUN + WORKER
 
 DATABASE = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
 AVAILABLE = {

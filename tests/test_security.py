@@ -132,6 +132,8 @@ def _settings_in_a_new_process(**environment) -> subprocess.CompletedProcess:
         ("not-a-fernet-key", "the key"),
         (Fernet.generate_key().decode() + ",short", "key 2 of 2"),
     ],
+    # Named, not by the random key: every xdist worker must collect the same test ids.
+    ids=["malformed", "second-of-two-malformed"],
 )
 def test_a_malformed_field_encryption_key_stops_the_start_with_a_clear_message(value, where):
     result = _settings_in_a_new_process(FIELD_ENCRYPTION_KEY=value)

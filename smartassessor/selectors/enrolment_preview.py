@@ -6,21 +6,25 @@ problems.
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
-from learners.models import Learner, LearnerQualification, Officer, Organisation
+from learners.models import (
+    Learner,
+    LearnerOfficerRole,
+    LearnerQualification,
+    Officer,
+    Organisation,
+    Placement,
+)
 from learners.validators import uln_is_valid
 
 from ..linked_records import ASSESSOR, EMPLOYER
 from ..models import Enrolment, IntegrationSettings
-from .enrolments import (
-    learner_enrolment_current,
-    learner_placement_current,
-    learner_second_assessor,
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,19 +83,52 @@ def _age_on(born: dt.date, day: dt.date) -> int:
 
 def enrolment_preview(*, learner: Learner) -> Preview:
     """What Create in Smart Assessor will send, and everything that blocks it."""
+    return enrolment_previews(learners=[learner])[0]
+
+
+def enrolment_previews(*, learners: Iterable[Learner]) -> list[Preview]:
+    """The previews of several learners (Bulk Create), in their order, read together: the
+    same few queries for 3 learners as for 40."""
+    learners = list(learners)
     settings = IntegrationSettings.load()
-    learner = (
-        Learner.objects.select_related("main_officer__smartassessor_link")
-        .prefetch_related(
-            Prefetch(
-                "qualifications",
-                LearnerQualification.objects.select_related(
-                    "qualification__smartassessor_link"
-                ).order_by("start_date", "id"),
-            )
-        )
-        .get(pk=learner.pk)
+    second_roles = (
+        LearnerOfficerRole.objects.filter(role_id=settings.second_assessor_role_id)
+        if settings.second_assessor_role_id is not None
+        else LearnerOfficerRole.objects.none()
+    ).select_related("officer__smartassessor_link")
+    loaded = Learner.objects.select_related("main_officer__smartassessor_link").prefetch_related(
+        Prefetch(
+            "qualifications",
+            LearnerQualification.objects.select_related(
+                "qualification__smartassessor_link"
+            ).order_by("start_date", "id"),
+        ),
+        Prefetch(
+            "placements",
+            Placement.objects.current()
+            .select_related("organisation__smartassessor_link")
+            .order_by("-start_date", "-id"),
+            to_attr="preview_current_placements",
+        ),
+        Prefetch("officer_roles", second_roles, to_attr="preview_second_roles"),
+        Prefetch(
+            "smartassessor_enrolments",
+            Enrolment.objects.filter(is_current=True),
+            to_attr="preview_current_enrolments",
+        ),
     )
+    by_pk = loaded.in_bulk([learner.pk for learner in learners])
+    return [_preview(by_pk[learner.pk], settings) for learner in learners]
+
+
+def _first_prefetched(learner: Learner, to_attr: str) -> Any:
+    """The first of the rows ``enrolment_previews`` prefetched into ``to_attr``, or None."""
+    rows = getattr(learner, to_attr)
+    return rows[0] if rows else None
+
+
+def _preview(learner: Learner, settings: IntegrationSettings) -> Preview:
+    """One learner's preview, from the related rows ``enrolment_previews`` read."""
     edit_url = reverse("learners:learner_edit", args=[learner.ident])
     problems: list[Problem] = []
     warnings: list[str] = []
@@ -132,7 +169,7 @@ def enrolment_preview(*, learner: Learner) -> Preview:
         )
 
     parties: list[PreviewParty] = []
-    placement = learner_placement_current(learner=learner)
+    placement: Placement | None = _first_prefetched(learner, "preview_current_placements")
     if placement is None:
         warnings.append(
             "The learner has no current placement: they will be enrolled without an employer."
@@ -147,7 +184,8 @@ def enrolment_preview(*, learner: Learner) -> Preview:
         )
     else:
         parties.append(PreviewParty("Assessor", main_officer, ASSESSOR.sa_id_of(main_officer)))
-    second = learner_second_assessor(learner=learner, settings=settings)
+    second_role: LearnerOfficerRole | None = _first_prefetched(learner, "preview_second_roles")
+    second = second_role.officer if second_role else None
     if second is not None:
         if main_officer is not None and second.pk == main_officer.pk:
             warnings.append(
@@ -165,7 +203,7 @@ def enrolment_preview(*, learner: Learner) -> Preview:
                 )
             )
 
-    current = learner_enrolment_current(learner=learner)
+    current: Enrolment | None = _first_prefetched(learner, "preview_current_enrolments")
     return Preview(
         learner, qualifications, tuple(parties), tuple(problems), tuple(warnings), current
     )

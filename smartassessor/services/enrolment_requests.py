@@ -38,7 +38,7 @@ from ..client import (
 from ..client.types import to_wire
 from ..connection import client_from_settings
 from ..models import CourseEnrolment, Enrolment, IntegrationSettings
-from ..selectors.enrolment_preview import Preview, enrolment_preview
+from ..selectors.enrolment_preview import Preview, enrolment_preview, enrolment_previews
 from .enrolment_steps import EnrolmentStepRefused, enrolment_steps_run
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def enrolments_request(*, learners: Iterable[Learner], actor: User | None) -> li
     settings = IntegrationSettings.load()
     # The previews only read: built before the transaction, so it holds the write lock
     # (SQLite's is the whole database) only for the inserts.
-    previews = [enrolment_preview(learner=learner) for learner in learners]
+    previews = enrolment_previews(learners=learners)
     enrolments: list[Enrolment] = []
     with transaction.atomic():
         for preview in previews:

@@ -28,7 +28,6 @@ from ..audit import Actor, audit_record
 from ..models import IntegrationSettings
 from . import sync
 
-SECRETS = (("password", "password"), ("client_key", "client key"))
 EDITABLE_FIELDS = frozenset(
     {
         "enabled",

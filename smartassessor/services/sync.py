@@ -17,7 +17,6 @@ Assessor records and write the differences in bulk:
   run and leaves the watermark where it was, so the next run catches up (F22).
 """
 
-import dataclasses
 import datetime as dt
 import decimal
 import logging
@@ -126,9 +125,9 @@ class SyncBusy(ApplicationError):
 # --- Scope ------------------------------------------------------------------------------------
 
 
-def sync_scope(*, today: dt.date | None = None) -> models.QuerySet[Enrolment]:
+def sync_scope() -> models.QuerySet[Enrolment]:
     """The current enrolments the daily run covers (F13)."""
-    today = today or timezone.localdate()
+    today = timezone.localdate()
     return Enrolment.objects.filter(
         is_current=True, state__in=SYNCED_STATES, sa_learner_id__gt=""
     ).filter(
@@ -177,14 +176,6 @@ def _from_sa(sync_field: mapping.SyncField, item: Any, record: models.Model) -> 
     except (KeyError, ValueError, TypeError, decimal.InvalidOperation):
         raise _Malformed(f"{sync_field.sa_field} {raw!r} is not a value the MIS knows") from None
     return _checked(record, sync_field.mis_attr, value)
-
-
-@dataclasses.dataclass
-class _Diff:
-    """Fields of one local record to change, and the history rows that say so."""
-
-    record: models.Model
-    changes: list[SyncChange]
 
 
 # --- The work of one run --------------------------------------------------------------------
@@ -268,7 +259,7 @@ class _Work:
 
     def save_counts(self) -> None:
         fields = {name: self.counts[name] for name in SyncRun.COUNTS if name != "learners_seen"}
-        fields["errors"] = self.error_count
+        fields["error_count"] = self.error_count
         fields["learners_seen"] = len(self.seen)
         fields["unmapped_codes"] = sorted(self.unmapped)
         fields["notes"] = self.notes
@@ -1152,7 +1143,7 @@ def _run_daily(run: SyncRun) -> SyncRun:
         # the traceback logged once here and not raised again for the worker to log.
         logger.exception("Sync run %s stopped on an unexpected error", run.pk)
         return _finish(run, SyncRun.State.FAILED, _failure_message(exc))
-    return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
+    return _finish(run, SyncRun.State.PARTIAL if run.error_count else SyncRun.State.SUCCEEDED)
 
 
 # --- A held run: approve or discard (F25) ---------------------------------------------------
@@ -1256,7 +1247,7 @@ def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
                     name: F(name) + work.counts[name]
                     for name in ("details_pushed", "details_pulled", "officers_updated")
                 },
-                errors=F("errors") + work.error_count,
+                error_count=F("error_count") + work.error_count,
             )
         run.refresh_from_db()
         if error:
@@ -1264,7 +1255,7 @@ def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
             return run
         _remember_failures(work)
         _watermarks_move(run)
-        return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
+        return _finish(run, SyncRun.State.PARTIAL if run.error_count else SyncRun.State.SUCCEEDED)
     finally:
         _lock_release(run)
 
@@ -1383,7 +1374,7 @@ def learner_refresh_run(*, run_id: int, retry: bool = True) -> SyncRun | None:
         return _refresh_stopped(run, exc, retry=retry)
     if work.failed:
         return _finish(run, SyncRun.State.FAILED, "; ".join(work.failed.values()))
-    return _finish(run, SyncRun.State.PARTIAL if run.errors else SyncRun.State.SUCCEEDED)
+    return _finish(run, SyncRun.State.PARTIAL if run.error_count else SyncRun.State.SUCCEEDED)
 
 
 def learner_refresh_now(*, learner: Learner, actor: Actor = None) -> SyncRun:

@@ -35,3 +35,10 @@ def eager_tasks():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """None: the tests go to ``live_server.url`` themselves. Defined here so pytest-playwright's
+    own fallback (a session fixture written as a method, which pytest deprecates) is not used."""
+    return None

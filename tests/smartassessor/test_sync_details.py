@@ -30,7 +30,7 @@ def test_push_sends_mis_values_and_a_refused_learner_does_not_stop_the_run(sa_sa
     run = sync.sync_run_daily()
 
     assert run.state == SyncRun.State.PARTIAL
-    assert run.details_pushed == 2 and run.errors == 1
+    assert run.details_pushed == 2 and run.error_count == 1
     error = SyncError.objects.get(run=run)
     assert error.learner == bad and "Email" in error.message
     assert client().learner_get(learner_id=sa_id(first)).mobile == "07700 900001"

@@ -77,7 +77,7 @@ def test_a_malformed_record_in_the_middle_is_skipped_and_the_run_ends_partial(sa
     run = sync.sync_run_daily()
 
     assert run.state == SyncRun.State.PARTIAL
-    assert run.qualifications_updated == 2 and run.errors == 1
+    assert run.qualifications_updated == 2 and run.error_count == 1
     error = SyncError.objects.get(run=run)
     assert error.learner == bad and "'Paused'" in error.message
     assert good.qualifications.get().status == QualificationStatus.IN_PROGRESS
@@ -128,7 +128,7 @@ def test_a_record_that_breaks_the_contract_is_skipped_and_the_run_ends_partial(s
     run = sync.sync_run_daily()
 
     assert run.state == SyncRun.State.PARTIAL
-    assert run.qualifications_updated == 2 and run.errors == 1
+    assert run.qualifications_updated == 2 and run.error_count == 1
     error = SyncError.objects.get(run=run)
     assert error.learner == bad
     assert f"Learner course c{BAD_ID[1:]}" in error.message
@@ -154,7 +154,7 @@ def test_a_broken_record_naming_no_learner_is_an_error_of_the_run(sa_http):
 
     run = sync.sync_run_daily()
 
-    assert run.state == SyncRun.State.PARTIAL and run.errors == 1
+    assert run.state == SyncRun.State.PARTIAL and run.error_count == 1
     error = SyncError.objects.get(run=run)
     assert error.learner is None
     assert error.subject == f"Learner course c{BAD_ID[1:]}"
@@ -176,7 +176,7 @@ def test_a_broken_record_of_a_learner_outside_the_scope_is_not_an_error(sa_http)
 
     run = sync.sync_run_daily()
 
-    assert run.state == SyncRun.State.SUCCEEDED and run.errors == 0
+    assert run.state == SyncRun.State.SUCCEEDED and run.error_count == 0
     assert good.qualifications.get().status == QualificationStatus.IN_PROGRESS
 
 
@@ -196,7 +196,7 @@ def test_a_learner_whose_records_are_still_broken_waits_for_the_next_run(sa_http
 
     run = sync.sync_run_daily()
 
-    assert run.state == SyncRun.State.PARTIAL and run.errors == 1
+    assert run.state == SyncRun.State.PARTIAL and run.error_count == 1
     assert "ProgressPercent: expected a number" in SyncError.objects.get(learner=bad).message
     assert SyncRetry.objects.get().attempts == 2
     assert good.qualifications.get().status == QualificationStatus.IN_PROGRESS
