@@ -42,65 +42,9 @@ def configure_environment(folder: Path) -> dict[str, str]:
 
 
 def create_learners() -> list:
-    import datetime as dt
+    from learners.demo import load_learners
 
-    from learners.models import (
-        Learner,
-        LearnerQualification,
-        Officer,
-        Organisation,
-        Placement,
-        Qualification,
-    )
-
-    organisations = Organisation.objects.bulk_create(
-        Organisation(name=f"Bench Employer {n}", address_line1="1 Mill Lane", postcode="LS1 4AP")
-        for n in range(6)
-    )
-    officers = Officer.objects.bulk_create(
-        Officer(forenames=f"Assessor{n}", surname="Bench", email=f"assessor{n}@provider.example")
-        for n in range(4)
-    )
-    offered = [
-        Qualification.objects.create(reference=reference, title=title)
-        for reference, title in (
-            ("ST0070", "Business Administrator"),
-            ("ST0072", "Customer Service Practitioner"),
-            ("ZPROG001", "Apprenticeship programme aim"),
-        )
-    ]
-    learners = Learner.objects.bulk_create(
-        Learner(
-            ident=f"BE{n:06d}",
-            first_name=f"Bench{n}",
-            surname="Learner",
-            date_of_birth=dt.date(2000, 1, 1) + dt.timedelta(days=n),
-            email=f"bench{n}@learner.example",
-            start_date=dt.date(2026, 9, 1),
-            planned_end_date=dt.date(2028, 3, 1),
-            main_officer=officers[n % len(officers)],
-        )
-        for n in range(LEARNERS)
-    )
-    Placement.objects.bulk_create(
-        Placement(
-            learner=learner,
-            organisation=organisations[n % len(organisations)],
-            start_date=dt.date(2026, 9, 1),
-        )
-        for n, learner in enumerate(learners)
-    )
-    LearnerQualification.objects.bulk_create(
-        LearnerQualification(
-            learner=learner,
-            qualification=qualification,
-            start_date=dt.date(2026, 9, 1),
-            planned_end_date=dt.date(2028, 3, 1),
-        )
-        for n, learner in enumerate(learners)
-        for qualification in offered[: 1 + n % 3]
-    )
-    return learners
+    return load_learners(idents=[f"BE{n:06d}" for n in range(LEARNERS)], label="Bench")
 
 
 def start_workers(env: dict[str, str], folder: Path) -> list[subprocess.Popen]:

@@ -894,3 +894,64 @@ def _record_passwords(logins_file: Path, passwords: dict[str, str]) -> None:
     temporary.touch(mode=0o600)
     temporary.write_text(json.dumps(passwords, indent=2) + "\n")
     temporary.replace(logins_file)
+
+
+# --- Learners for load runs and benchmarks ----------------------------------------------------
+
+LOAD_START = datetime.date(2026, 9, 1)
+LOAD_PLANNED_END = datetime.date(2028, 3, 1)
+LOAD_COURSES = (
+    ("ST0070", "Business Administrator"),
+    ("ST0072", "Customer Service Practitioner"),
+    ("ZPROG001", "Apprenticeship programme aim"),
+)
+
+
+def load_learners(*, idents: list[str], label: str) -> list[Learner]:
+    """Learners for a load run or a benchmark, named after ``label``: each needs a Smart
+    Assessor learner, an employer (6 in all), an assessor (4 in all) and 1 to 3 of three
+    courses. Makes the qualifications, which are not linked to Smart Assessor yet."""
+    organisations = Organisation.objects.bulk_create(
+        Organisation(name=f"{label} Employer {n}", address_line1="1 Mill Lane", postcode="LS1 4AP")
+        for n in range(6)
+    )
+    officers = Officer.objects.bulk_create(
+        Officer(forenames=f"Assessor{n}", surname=label, email=f"assessor{n}@provider.example")
+        for n in range(4)
+    )
+    offered = [
+        Qualification.objects.create(reference=reference, title=title)
+        for reference, title in LOAD_COURSES
+    ]
+    learners = Learner.objects.bulk_create(
+        Learner(
+            ident=ident,
+            first_name=f"{label}{n}",
+            surname="Learner",
+            date_of_birth=datetime.date(2000, 1, 1) + datetime.timedelta(days=n),
+            email=f"{label.lower()}{n}@learner.example",
+            start_date=LOAD_START,
+            planned_end_date=LOAD_PLANNED_END,
+            main_officer=officers[n % len(officers)],
+        )
+        for n, ident in enumerate(idents)
+    )
+    Placement.objects.bulk_create(
+        Placement(
+            learner=learner,
+            organisation=organisations[n % len(organisations)],
+            start_date=LOAD_START,
+        )
+        for n, learner in enumerate(learners)
+    )
+    LearnerQualification.objects.bulk_create(
+        LearnerQualification(
+            learner=learner,
+            qualification=qualification,
+            start_date=LOAD_START,
+            planned_end_date=LOAD_PLANNED_END,
+        )
+        for n, learner in enumerate(learners)
+        for qualification in offered[: 1 + n % 3]
+    )
+    return learners
