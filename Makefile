@@ -19,13 +19,14 @@ run: $(INSTALLED)
 	$(BIN)/honcho --procfile Procfile start
 
 # The suite in parallel (pytest-xdist): much of it waits on subprocesses, a worker, a sandbox or
-# a browser, so more workers than cores pay. `make test TEST_WORKERS=0` runs it in one process.
+# a browser, so more workers than cores pay; worksteal keeps the long ones from ending the run on
+# one worker. `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 3
 
 test: $(INSTALLED) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
