@@ -28,14 +28,15 @@ run: $(INSTALLED) $(DEMO_ACCOUNT)
 	$(BIN)/honcho --procfile Procfile --env .env,$(DEMO_ACCOUNT) start
 
 # The suite in parallel (pytest-xdist): much of it waits on subprocesses, a worker, a sandbox or
-# a browser, so more workers than cores pay. `make test TEST_WORKERS=0` runs it in one process.
+# a browser, so more workers than cores pay; worksteal keeps the long ones from ending the run on
+# one worker. `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 3
 
 test: $(INSTALLED) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
