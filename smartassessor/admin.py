@@ -22,7 +22,7 @@ SECRET_FIELDS = ["password", "client_key"]
 class HttpsURLField(forms.URLField):
     """A URL typed without a scheme is an https one (Django 6's default, chosen now)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("assume_scheme", "https")
         super().__init__(**kwargs)
 

@@ -1,10 +1,14 @@
 """The integration's API (F26): a learner's enrolment (start, read, retry), Refresh with Smart
 Assessor, and the synchronisation runs."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +20,9 @@ from .permissions import IntegrationPermission
 from .selectors import enrolments as enrolment_selectors
 from .selectors import sync_runs as sync_run_selectors
 from .services import enrolment_requests, sync
+
+if TYPE_CHECKING:
+    from rest_framework.views import AsView, GenericView
 
 
 class CourseEnrolmentSerializer(serializers.ModelSerializer):
@@ -54,7 +61,7 @@ class IntegrationAPIView(APIView):
     required_permission = roles.ENROL
 
     @classmethod
-    def as_view(cls, **initkwargs):
+    def as_view(cls, **initkwargs: Any) -> "AsView[GenericView]":
         return login_not_required(super().as_view(**initkwargs))
 
     def _current(self, ident: str) -> Enrolment:
@@ -71,7 +78,7 @@ class IntegrationAPIView(APIView):
 
 class EnrolmentAPI(IntegrationAPIView):
     @extend_schema(responses=EnrolmentSerializer, summary="The learner's current enrolment")
-    def get(self, request, ident: str):
+    def get(self, request: Request, ident: str) -> Response:
         return Response(EnrolmentSerializer(self._current(ident)).data)
 
     @extend_schema(
@@ -79,7 +86,7 @@ class EnrolmentAPI(IntegrationAPIView):
         responses={201: EnrolmentSerializer, 200: EnrolmentSerializer},
         summary="Create the learner in Smart Assessor (queued; 200 if already current)",
     )
-    def post(self, request, ident: str):
+    def post(self, request: Request, ident: str) -> Response:
         learner = get_object_or_404(Learner, ident=ident)
         enrolment, created = enrolment_requests.enrolment_request(
             learner=learner, actor=request.user
@@ -89,7 +96,7 @@ class EnrolmentAPI(IntegrationAPIView):
 
 class EnrolmentRetryAPI(IntegrationAPIView):
     @extend_schema(request=None, responses=EnrolmentSerializer, summary="Retry a failed enrolment")
-    def post(self, request, ident: str):
+    def post(self, request: Request, ident: str) -> Response:
         enrolment = enrolment_requests.enrolment_retry(
             enrolment=self._current(ident), actor=request.user
         )
@@ -107,7 +114,6 @@ class SyncErrorSerializer(serializers.ModelSerializer):
 class SyncRunSerializer(serializers.ModelSerializer):
     learner = serializers.CharField(source="learner.ident", allow_null=True)
     requested_by = serializers.CharField(source="requested_by.username", allow_null=True)
-    errors = SyncErrorSerializer(source="learner_errors", many=True)
 
     class Meta:
         model = SyncRun
@@ -132,13 +138,20 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "risk_updated",
             "unmapped_event_types",
             "error",
-            "errors",
         ]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The run's errors are published as "errors"; a field declared as a class attribute of
+        # that name would shadow Serializer.errors (the validation errors) for readers and type
+        # checkers, so it is added here, last, as before.
+        fields = super().get_fields()
+        fields["errors"] = SyncErrorSerializer(source="learner_errors", many=True)
+        return fields
 
 
 class LearnerRefreshAPI(IntegrationAPIView):
     @extend_schema(responses=SyncRunSerializer, summary="The learner's latest refresh")
-    def get(self, request, ident: str):
+    def get(self, request: Request, ident: str) -> Response:
         learner = get_object_or_404(Learner, ident=ident)
         run = sync_run_selectors.learner_refresh_latest(learner=learner)
         if run is None:
@@ -150,7 +163,7 @@ class LearnerRefreshAPI(IntegrationAPIView):
         responses={202: SyncRunSerializer, 200: SyncRunSerializer},
         summary="Refresh with Smart Assessor (queued; 200 if one is already under way)",
     )
-    def post(self, request, ident: str):
+    def post(self, request: Request, ident: str) -> Response:
         learner = get_object_or_404(Learner, ident=ident)
         run, created = sync.learner_refresh_request(learner=learner, actor=request.user)
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
@@ -166,5 +179,5 @@ class SyncRunListAPI(IntegrationAPIView, generics.ListAPIView):
     required_permission = roles.MANAGE_INTEGRATION
     serializer_class = SyncRunSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[SyncRun]:
         return sync_run_selectors.sync_runs_recent_with_errors()

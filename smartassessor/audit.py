@@ -17,6 +17,11 @@ SECRET_FIELDS = frozenset({"password", "client_key"})
 MASK = "(changed)"
 
 
+def actor_user(actor: Actor) -> "User | None":
+    """The person an actor's writes are recorded under: a signed-in user, else no one."""
+    return actor if actor and actor.is_authenticated else None
+
+
 def audit_record(
     *,
     actor: Actor,
@@ -31,7 +36,7 @@ def audit_record(
         for field, (old, new) in (changes or {}).items()
     }
     return AuditEntry.objects.create(
-        actor=actor if actor and actor.is_authenticated else None,
+        actor=actor_user(actor),
         action=action,
         object_type=instance._meta.label,
         object_id=str(instance.pk),

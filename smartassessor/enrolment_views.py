@@ -1,7 +1,9 @@
 """Create in Smart Assessor on the Delivery Plan and the learner list (F7–F10, F12, F23)."""
 
+from typing import Any
+
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -9,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from learners.models import Learner
 from picsweb import roles
 from picsweb.errors import ApplicationError
+from picsweb.http import HtmxHttpRequest
 
 from . import panels
 from .models import Enrolment
@@ -25,7 +28,7 @@ def _learner(ident: str) -> Learner:
     return get_object_or_404(Learner, ident=ident)
 
 
-def _block_or_plan(request, learner: Learner):
+def _block_or_plan(request: HtmxHttpRequest, learner: Learner) -> HttpResponse:
     if request.htmx:
         return panels.learner_block_response(request, learner)
     return redirect(learner.get_absolute_url())
@@ -33,7 +36,7 @@ def _block_or_plan(request, learner: Learner):
 
 @require_GET
 @enrol_required
-def preview(request, ident: str):
+def preview(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     learner = _learner(ident)
     template = "smartassessor/_preview.html" if request.htmx else "smartassessor/preview.html"
     return render(request, template, {"preview": enrolment_preview(learner=learner)})
@@ -41,7 +44,7 @@ def preview(request, ident: str):
 
 @require_POST
 @enrol_required
-def confirm(request, ident: str):
+def confirm(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     learner = _learner(ident)
     try:
         _, created = enrolment_requests.enrolment_request(learner=learner, actor=request.user)
@@ -57,7 +60,7 @@ def confirm(request, ident: str):
 
 @require_GET
 @enrol_required
-def status(request, ident: str):
+def status(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     return panels.learner_block_response(
         request, _learner(ident), reload_when_done=bool(request.GET.get("polling"))
     )
@@ -65,7 +68,7 @@ def status(request, ident: str):
 
 @require_POST
 @enrol_required
-def retry(request, ident: str):
+def retry(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     learner = _learner(ident)
     current = selectors.learner_enrolment_current(learner=learner)
     if current is None:
@@ -80,11 +83,16 @@ def retry(request, ident: str):
 
 
 @set_id_required
-def set_sa_id(request, ident: str):
+def set_sa_id(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     """Support's manual edit (F12): check the id, show who it is, then save with a reason."""
     learner = _learner(ident)
     current = selectors.learner_enrolment_current(learner=learner)
-    context = {"learner": learner, "current": current, "error": "", "sa_learner": None}
+    context: dict[str, Any] = {
+        "learner": learner,
+        "current": current,
+        "error": "",
+        "sa_learner": None,
+    }
     if request.method == "POST":
         sa_id = request.POST.get("sa_learner_id", "").strip()
         reason = request.POST.get("reason", "").strip()
@@ -112,13 +120,13 @@ def set_sa_id(request, ident: str):
     return render(request, "smartassessor/set_sa_id.html", context)
 
 
-def _selected_learners(request) -> list[Learner]:
+def _selected_learners(request: HtmxHttpRequest) -> list[Learner]:
     return selectors.learners_by_ident(idents=request.POST.getlist("learners"))
 
 
 @require_POST
 @enrol_required
-def bulk_preview(request):
+def bulk_preview(request: HtmxHttpRequest) -> HttpResponse:
     learners = _selected_learners(request)
     if not learners:
         messages.error(request, "Tick the learners to create in Smart Assessor first.")
@@ -136,7 +144,7 @@ def bulk_preview(request):
 
 @require_POST
 @enrol_required
-def bulk_confirm(request):
+def bulk_confirm(request: HtmxHttpRequest) -> HttpResponse:
     enrolments = enrolment_requests.enrolments_request(
         learners=_selected_learners(request), actor=request.user
     )
@@ -146,7 +154,7 @@ def bulk_confirm(request):
 
 @require_GET
 @enrol_required
-def bulk_results(request):
+def bulk_results(request: HtmxHttpRequest) -> HttpResponse:
     ids = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk.isdigit()]
     enrolments = selectors.enrolments_by_learner_name(ids=ids)
     finished = sum(e.state not in Enrolment.ACTIVE_STATES for e in enrolments)

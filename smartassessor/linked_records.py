@@ -8,15 +8,18 @@ the officer's and organisation's pages and the look-up window.
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
-
-from django.db.models import Model
+from typing import Any, TypeAlias
 
 from learners.models import Officer, Organisation
 
 from . import mapping
 from .client import Page, SmartAssessorClient
 from .models import OfficerLink, OrganisationLink
+
+# The local records that are linked, and their links: named, so that their managers and fields
+# are known wherever a kind's model is used.
+Owner: TypeAlias = Officer | Organisation
+Link: TypeAlias = OfficerLink | OrganisationLink
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,8 +28,8 @@ class LinkedRecordKind:
 
     # What Smart Assessor calls its record, as people read it ("assessor").
     sa_name: str
-    owner_model: type[Model]
-    link_model: type[Model]
+    owner_model: type[Officer] | type[Organisation]
+    link_model: type[OfficerLink] | type[OrganisationLink]
     # The link's field naming the local record, and the one holding the SA id.
     owner_field: str
     sa_id_field: str
@@ -41,7 +44,7 @@ class LinkedRecordKind:
     payload: Callable[[Any], Any]
     lookup_url_name: str
 
-    def sa_id_of(self, owner: Model) -> int | None:
+    def sa_id_of(self, owner: Owner) -> int | None:
         """The SA id of the owner's link (loaded with the owner, or read now), None if unlinked."""
         link = getattr(owner, "smartassessor_link", None)
         return getattr(link, self.sa_id_field) if link else None

@@ -5,7 +5,6 @@ Nothing shows while the integration is switched off (F1).
 
 from typing import Any
 
-from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -13,7 +12,7 @@ from django.template.loader import render_to_string
 from learners.models import Learner, Officer, Organisation
 from picsweb import roles
 
-from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind
+from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind, Owner
 from .models import Enrolment
 from .permissions import integration_enabled
 from .selectors.enrolments import learner_enrolment_current_with_courses
@@ -25,7 +24,7 @@ SYNCED_STATES = Enrolment.SYNCED_STATES
 REFRESH_CHANGES_SHOWN = 20
 
 
-def _link_panel(request: HttpRequest, *, kind: LinkedRecordKind, owner: Model) -> str:
+def _link_panel(request: HttpRequest, *, kind: LinkedRecordKind, owner: Owner) -> str:
     """An officer's or organisation's SA link, with Look Up Smart Assessor ID (F5, F6)."""
     if not integration_enabled():
         return ""

@@ -2,13 +2,16 @@
 learner, the runs and their outcome, and approving or discarding a held run."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from learners.models import Learner
 from picsweb import roles
 from picsweb.errors import ApplicationError
+from picsweb.http import HtmxHttpRequest
 
 from . import panels
 from .models import SyncRun
@@ -23,13 +26,13 @@ HISTORY_PAGE_SIZE = 50
 CHANGES_PAGE_SIZE = 100
 
 
-def _page(request, queryset, size: int):
+def _page(request: HtmxHttpRequest, queryset: QuerySet[Model], size: int) -> Page[Model]:
     return Paginator(queryset, size).get_page(request.GET.get("page"))
 
 
 @require_POST
 @enrol_required
-def refresh(request, ident: str):
+def refresh(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     learner = get_object_or_404(Learner, ident=ident)
     try:
         _, created = service.learner_refresh_request(learner=learner, actor=request.user)
@@ -50,7 +53,7 @@ def refresh(request, ident: str):
 
 @require_GET
 @enrol_required
-def learner_history(request, ident: str):
+def learner_history(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     learner = get_object_or_404(Learner, ident=ident)
     changes = selectors.learner_sync_changes(learner=learner)
     return render(
@@ -62,7 +65,7 @@ def learner_history(request, ident: str):
 
 @require_GET
 @manage_integration_required
-def runs(request):
+def runs(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "smartassessor/sync_runs.html",
@@ -72,7 +75,7 @@ def runs(request):
 
 @require_GET
 @manage_integration_required
-def run_detail(request, pk: int):
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(selectors.sync_runs_for_detail(), pk=pk)
     held = run.state == SyncRun.State.HELD
     changes = selectors.sync_run_changes(run=run, held=held)
@@ -91,7 +94,7 @@ def run_detail(request, pk: int):
 
 @require_POST
 @manage_while_enabled
-def run_approve(request, pk: int):
+def run_approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, pk=pk)
     try:
         service.sync_run_approve(run=run, actor=request.user)
@@ -104,7 +107,7 @@ def run_approve(request, pk: int):
 
 @require_POST
 @manage_while_enabled
-def run_discard(request, pk: int):
+def run_discard(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, pk=pk)
     try:
         service.sync_run_discard(run=run, actor=request.user)

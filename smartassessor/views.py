@@ -1,18 +1,18 @@
 from django.contrib import messages
-from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from learners.models import Officer, Organisation
 from picsweb import roles
 from picsweb.errors import ApplicationError
+from picsweb.http import HtmxHttpRequest
 
 from . import mapping
 from .client import EventType
 from .connection import connection_check
 from .forms import LinkChoiceForm, ReviewTypeMappingForm
-from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind
+from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind, Owner
 from .models import IntegrationSettings
 from .permissions import manage_integration_required, require_permission
 from .selectors import enrolments as enrolment_selectors
@@ -36,7 +36,7 @@ def _event_types() -> tuple[tuple[EventType, ...], str]:
 
 @require_GET
 @manage_integration_required
-def summary(request):
+def summary(request: HtmxHttpRequest) -> HttpResponse:
     settings = IntegrationSettings.load()
     event_types, event_types_error = _event_types() if settings.enabled else ((), "")
     form = ReviewTypeMappingForm(
@@ -60,7 +60,7 @@ def summary(request):
 
 @require_POST
 @manage_integration_required
-def test_connection(request):
+def test_connection(request: HtmxHttpRequest) -> HttpResponse:
     try:
         result, error = connection_check(), ""
     except ApplicationError as exc:
@@ -68,7 +68,7 @@ def test_connection(request):
     context = {"result": result, "error": error}
     if request.htmx:
         return render(request, "smartassessor/_connection_result.html", context)
-    if error:
+    if result is None:
         messages.error(request, error)
     else:
         messages.success(
@@ -80,7 +80,7 @@ def test_connection(request):
 
 @require_POST
 @manage_while_enabled
-def refresh_links(request):
+def refresh_links(request: HtmxHttpRequest) -> HttpResponse:
     refresh = links.link_refresh_request(actor=request.user)
     if request.htmx:
         return render(request, "smartassessor/_link_refresh.html", {"refresh": refresh})
@@ -90,14 +90,14 @@ def refresh_links(request):
 
 @require_GET
 @manage_integration_required
-def link_refresh_status(request, pk: int):
+def link_refresh_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     refresh = get_object_or_404(link_selectors.link_refreshes(), pk=pk)
     return render(request, "smartassessor/_link_refresh.html", {"refresh": refresh})
 
 
 @require_POST
 @manage_while_enabled
-def review_mapping(request):
+def review_mapping(request: HtmxHttpRequest) -> HttpResponse:
     event_types, error = _event_types()
     if error:
         messages.error(request, error)
@@ -119,7 +119,7 @@ def review_mapping(request):
 
 @require_GET
 @manage_integration_required
-def data_exchange(request):
+def data_exchange(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "smartassessor/data_exchange.html",
@@ -127,7 +127,7 @@ def data_exchange(request):
     )
 
 
-def _lookup(request: HttpRequest, *, kind: LinkedRecordKind, owner: Model) -> HttpResponse:
+def _lookup(request: HtmxHttpRequest, *, kind: LinkedRecordKind, owner: Owner) -> HttpResponse:
     """The look-up window (F5, F6): search SA's records page by page, choose one, save."""
     error = ""
     if request.method == "POST":
@@ -177,10 +177,10 @@ def _lookup(request: HttpRequest, *, kind: LinkedRecordKind, owner: Model) -> Ht
 
 
 @manage_while_enabled
-def officer_lookup(request: HttpRequest, pk: int) -> HttpResponse:
+def officer_lookup(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _lookup(request, kind=ASSESSOR, owner=get_object_or_404(Officer, pk=pk))
 
 
 @manage_while_enabled
-def organisation_lookup(request: HttpRequest, pk: int) -> HttpResponse:
+def organisation_lookup(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _lookup(request, kind=EMPLOYER, owner=get_object_or_404(Organisation, pk=pk))

@@ -1,12 +1,12 @@
 """Reads of the links between local and Smart Assessor records, and of their refreshes."""
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 
-from ..linked_records import LinkedRecordKind
+from ..linked_records import Link, LinkedRecordKind, Owner
 from ..models import LinkRefresh, ReviewTypeMapping
 
 
-def sa_link_get(*, kind: LinkedRecordKind, owner: Model) -> Model | None:
+def sa_link_get(*, kind: LinkedRecordKind, owner: Owner) -> Link | None:
     """The owner's link to its SA record, with who made it; None when it has none."""
     return (
         kind.link_model.objects.filter(**{kind.owner_field: owner})
@@ -15,7 +15,7 @@ def sa_link_get(*, kind: LinkedRecordKind, owner: Model) -> Model | None:
     )
 
 
-def sa_link_taken(*, kind: LinkedRecordKind, owner: Model, sa_id: int) -> Model | None:
+def sa_link_taken(*, kind: LinkedRecordKind, owner: Owner, sa_id: int) -> Link | None:
     """The link of another local record to that SA record, with that record; None if free."""
     return (
         kind.link_model.objects.select_related(kind.owner_field)

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.contrib.auth.models import User
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -27,7 +26,7 @@ from learners.models import Learner
 from picsweb.errors import ApplicationError
 
 from .. import mapping
-from ..audit import audit_record
+from ..audit import Actor, actor_user, audit_record
 from ..client import (
     AuthenticationFailed,
     Forbidden,
@@ -85,7 +84,7 @@ def _queue(enrolment: Enrolment, *, countdown: float = 0) -> None:
     transaction.on_commit(lambda: enrol_learner.apply_async((enrolment.pk,), countdown=countdown))
 
 
-def enrolment_request(*, learner: Learner, actor: User | None) -> tuple[Enrolment, bool]:
+def enrolment_request(*, learner: Learner, actor: Actor) -> tuple[Enrolment, bool]:
     """Store an enrolment request and queue it. Returns (enrolment, created).
 
     A second request while one is current (a double click, two staff at once) returns the
@@ -103,12 +102,14 @@ def enrolment_request(*, learner: Learner, actor: User | None) -> tuple[Enrolmen
 
 
 def _store_request(
-    preview: Preview, settings: IntegrationSettings, actor: User | None
+    preview: Preview, settings: IntegrationSettings, actor: Actor
 ) -> tuple[Enrolment, bool]:
     try:
         with transaction.atomic():
             enrolment = Enrolment.objects.create(
-                learner=preview.learner, requested_by=actor, payload=_snapshot(preview, settings)
+                learner=preview.learner,
+                requested_by=actor_user(actor),
+                payload=_snapshot(preview, settings),
             )
             audit_record(actor=actor, action="enrolment requested", instance=enrolment)
             _queue(enrolment)
@@ -117,7 +118,7 @@ def _store_request(
     return enrolment, True
 
 
-def enrolments_request(*, learners: Iterable[Learner], actor: User | None) -> list[Enrolment]:
+def enrolments_request(*, learners: Iterable[Learner], actor: Actor) -> list[Enrolment]:
     """Bulk Create in Smart Assessor (F23): queue every learner Smart Assessor would accept.
 
     Returns each learner's current enrolment; learners with blocking problems are left out.
@@ -138,7 +139,7 @@ def enrolments_request(*, learners: Iterable[Learner], actor: User | None) -> li
     return enrolments
 
 
-def enrolment_retry(*, enrolment: Enrolment, actor: User | None) -> Enrolment:
+def enrolment_retry(*, enrolment: Enrolment, actor: Actor) -> Enrolment:
     """A person's Retry after fixing the data: rebuild the payload and start again."""
     if enrolment.state not in Enrolment.RETRYABLE_STATES:
         raise ApplicationError("Only a failed enrolment, or one with problems, can be retried.")

@@ -10,19 +10,18 @@ product's rules. The durable row around the steps (claim, lease, attempts, outco
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
-from django.db.models import Model
 
 from learners.models import Learner, LearnerQualification
 from picsweb.errors import ApplicationError
 
 from .. import mapping
-from ..client import Conflict, NotFound, SmartAssessorClient, ValidationFailed
+from ..client import Conflict, NotFound, ProtocolError, SmartAssessorClient, ValidationFailed
 from ..client import Learner as SALearner
 from ..client.types import to_wire
-from ..linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind
+from ..linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind, Owner
 from ..models import CourseEnrolment, Enrolment, IntegrationSettings
 from ..selectors.enrolments import (
     learner_main_officer,
@@ -100,7 +99,29 @@ def _refused(exc: ValidationFailed, what: str) -> EnrolmentStepRefused:
     )
 
 
-def _adopt_link(kind: LinkedRecordKind, owner: Model, sa_id: int) -> int:
+SAId = TypeVar("SAId", int, str)
+
+
+def _existing_id(
+    exc: Conflict | ProtocolError, id_type: type[SAId], *, what: str, to_do: str
+) -> SAId:
+    """The id of the SA record a 409 names, to adopt it.
+
+    A 409 that names none (the client reports it as a ProtocolError) cannot be adopted, and
+    another attempt would get the same answer: the enrolment waits for a person, told what to
+    do. Any other ProtocolError is raised again, as it came.
+    """
+    if isinstance(exc, Conflict) and isinstance(exc.existing_id, id_type):
+        return exc.existing_id
+    if isinstance(exc, ProtocolError) and exc.status != 409:
+        raise exc
+    raise EnrolmentStepRefused(
+        f"Smart Assessor says the {what} already exists but not which of its records it is. "
+        + to_do
+    ) from exc
+
+
+def _adopt_link(kind: LinkedRecordKind, owner: Owner, sa_id: int) -> int:
     """Store the link to an SA record, unless that record is linked to another local one."""
     taken = sa_link_taken(kind=kind, owner=owner, sa_id=sa_id)
     if taken is not None:
@@ -108,19 +129,18 @@ def _adopt_link(kind: LinkedRecordKind, owner: Model, sa_id: int) -> int:
             f"Smart Assessor {kind.sa_name} {sa_id}, which carries {owner}'s MIS id, is already "
             f"linked to {getattr(taken, kind.owner_field)}. Ask support to check the links."
         )
+    of_owner: dict[str, Any] = {kind.owner_field: owner}
     try:
         with transaction.atomic():
-            kind.link_model.objects.update_or_create(
-                **{kind.owner_field: owner}, defaults={kind.sa_id_field: sa_id}
-            )
+            kind.link_model.objects.update_or_create(**of_owner, defaults={kind.sa_id_field: sa_id})
     except IntegrityError:
         # Another worker linked it at the same moment; the database kept one link.
         pass
-    return getattr(kind.link_model.objects.get(**{kind.owner_field: owner}), kind.sa_id_field)
+    return getattr(kind.link_model.objects.get(**of_owner), kind.sa_id_field)
 
 
 def _ensure(
-    client: SmartAssessorClient, enrolment: Enrolment, kind: LinkedRecordKind, owner: Model
+    client: SmartAssessorClient, enrolment: Enrolment, kind: LinkedRecordKind, owner: Owner
 ) -> int:
     """The owner's SA id: its link; else the SA record with its MIS id; else a new record."""
     link = sa_link_get(kind=kind, owner=owner)
@@ -134,8 +154,14 @@ def _ensure(
         key = _key(enrolment, f"{kind.sa_name[:3]}{owner.pk}", to_wire(payload))
         try:
             sa_id = kind.create(client, payload, key).smart_assessor_id
-        except Conflict as exc:
-            sa_id = int(exc.existing_id)
+        except (Conflict, ProtocolError) as exc:
+            sa_id = _existing_id(
+                exc,
+                int,
+                what=f"{kind.sa_name} {owner}",
+                to_do=f"Find it in Smart Assessor, link it by hand with Look Up Smart Assessor "
+                f"ID on the {owner._meta.verbose_name}'s page, then retry the enrolment.",
+            )
         except ValidationFailed as exc:
             raise _refused(exc, f"{kind.sa_name} {owner}") from exc
     return _adopt_link(kind, owner, sa_id)
@@ -205,8 +231,15 @@ def _ensure_learner(
             idempotency_key=_key(enrolment, "learner", body),
             send_welcome_email=settings.send_welcome_email,
         )
-    except Conflict as exc:
-        return _adopt_learner(client, enrolment, str(exc.existing_id))
+    except (Conflict, ProtocolError) as exc:
+        sa_learner_id = _existing_id(
+            exc,
+            str,
+            what=f"learner {learner.full_name}",
+            to_do="Find it in Smart Assessor and link it by hand with Set or clear the Smart "
+            "Assessor ID on the learner's Delivery Plan.",
+        )
+        return _adopt_learner(client, enrolment, sa_learner_id)
     except ValidationFailed as exc:
         raise _refused(exc, "learner") from exc
     return _store_learner_id(enrolment, created.smart_assessor_id)
@@ -252,8 +285,14 @@ def _enrol_courses(
                 enrolment=payload,
                 idempotency_key=_key(enrolment, f"lq{lq.pk}", to_wire(payload)),
             ).smart_assessor_id
-        except Conflict as exc:
-            sa_course_id = str(exc.existing_id)
+        except (Conflict, ProtocolError) as exc:
+            sa_course_id = _existing_id(
+                exc,
+                str,
+                what=f"course {lq.qualification.reference} of learner {sa_learner_id}",
+                to_do="Ask support to check the learner's courses in Smart Assessor, then "
+                "retry the enrolment.",
+            )
         except (ValidationFailed, NotFound) as exc:
             refused += 1
             course.state = CourseEnrolment.State.REFUSED

@@ -1,14 +1,13 @@
 """Set or clear a learner's Smart Assessor ID by hand (F12): Support's link to an SA learner
 made outside Create in Smart Assessor, or removed. Nothing is written to Smart Assessor."""
 
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from learners.models import Learner
 from picsweb.errors import ApplicationError
 
-from ..audit import audit_record
+from ..audit import Actor, actor_user, audit_record
 from ..client import Learner as SALearner
 from ..connection import client_from_settings
 from ..errors import smart_assessor_errors
@@ -27,7 +26,7 @@ def sa_learner_lookup(*, sa_learner_id: str) -> SALearner:
 
 
 def learner_sa_id_set(
-    *, learner: Learner, sa_learner_id: str, reason: str, actor: User | None
+    *, learner: Learner, sa_learner_id: str, reason: str, actor: Actor
 ) -> Enrolment:
     """Link a learner to an existing SA learner by hand, ending any current enrolment, then
     refresh the learner so its courses, progress and reviews come across (F12)."""
@@ -59,7 +58,7 @@ def learner_sa_id_set(
             source=Enrolment.Source.MANUAL,
             state=Enrolment.State.ENROLLED,
             sa_learner_id=sa_learner_id,
-            requested_by=actor,
+            requested_by=actor_user(actor),
             enrolled_at=timezone.now(),
         )
         audit_record(
@@ -73,7 +72,7 @@ def learner_sa_id_set(
     return enrolment
 
 
-def learner_sa_id_clear(*, learner: Learner, reason: str, actor: User | None) -> None:
+def learner_sa_id_clear(*, learner: Learner, reason: str, actor: Actor) -> None:
     """Unlink a learner from SA (nothing is deleted there); the enrolment stays as history."""
     if not reason.strip():
         raise ApplicationError("Say why the Smart Assessor link is being cleared.")
@@ -93,9 +92,9 @@ def learner_sa_id_clear(*, learner: Learner, reason: str, actor: User | None) ->
         )
 
 
-def _end(enrolment: Enrolment, *, actor: User | None, reason: str) -> None:
+def _end(enrolment: Enrolment, *, actor: Actor, reason: str) -> None:
     """End the enrolment, keeping it and its courses as history; called within a transaction."""
     Enrolment.objects.filter(pk=enrolment.pk).update(
-        is_current=False, ended_at=timezone.now(), ended_by=actor, end_reason=reason
+        is_current=False, ended_at=timezone.now(), ended_by=actor_user(actor), end_reason=reason
     )
     CourseEnrolment.objects.filter(enrolment=enrolment).update(is_current=False)

@@ -5,19 +5,19 @@ import logging
 import re
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from learners.models import Qualification, ReviewType
 from picsweb.errors import ApplicationError
+from picsweb.task_queue import queue_on_commit
 
-from ..audit import audit_record
+from ..audit import Actor, actor_user, audit_record
 from ..client import EventType, Page, RateLimited, SmartAssessorError, Transient
 from ..connection import client_from_settings
 from ..errors import smart_assessor_errors
-from ..linked_records import LinkedRecordKind
+from ..linked_records import LinkedRecordKind, Owner
 from ..models import LinkRefresh, QualificationLink, ReviewTypeMapping
 from ..selectors.links import sa_link_taken
 
@@ -39,14 +39,14 @@ GIVE_UP_AFTER = dt.timedelta(minutes=30)
 ERROR_LENGTH = 300
 
 
-def link_refresh_request(*, actor) -> LinkRefresh:
+def link_refresh_request(*, actor: Actor) -> LinkRefresh:
     """Store a refresh request and queue it once the transaction commits."""
     from ..tasks import refresh_qualification_links
 
     refresh = LinkRefresh.objects.create(
-        requested_by=actor, lease_until=timezone.now() + REQUEUE_AFTER
+        requested_by=actor_user(actor), lease_until=timezone.now() + REQUEUE_AFTER
     )
-    refresh_qualification_links.delay_on_commit(refresh.pk)
+    queue_on_commit(refresh_qualification_links, refresh.pk)
     return refresh
 
 
@@ -61,7 +61,7 @@ class _Claim:
         self.refresh = refresh
         self.attempt = attempt
 
-    def rows(self):
+    def rows(self) -> QuerySet[LinkRefresh]:
         return LinkRefresh.objects.filter(
             pk=self.refresh.pk, state=LinkRefresh.State.RUNNING, attempts=self.attempt
         )
@@ -70,7 +70,7 @@ class _Claim:
         if self.rows().update(lease_until=timezone.now() + LEASE) != 1:
             raise _LeaseLost
 
-    def end(self, **fields) -> None:
+    def end(self, **fields: Any) -> None:
         if self.rows().update(lease_until=None, **fields) != 1:
             raise _LeaseLost
 
@@ -225,7 +225,7 @@ def link_refreshes_sweep() -> int:
         ):
             resent.append(pk)
     for pk in resent:
-        refresh_qualification_links.delay_on_commit(pk)
+        queue_on_commit(refresh_qualification_links, pk)
     return gave_up + failed + len(resent)
 
 
@@ -271,7 +271,7 @@ def _refresh_links(claim: _Claim) -> LinkRefresh:
     return refresh
 
 
-def sa_link_set(*, kind: LinkedRecordKind, owner: Model, sa_id: int, actor: User | None) -> Any:
+def sa_link_set(*, kind: LinkedRecordKind, owner: Owner, sa_id: int, actor: Actor) -> Any:
     """Link a local record to an existing SA record of its kind (F5, F6); returns that record."""
     client = client_from_settings()
     with smart_assessor_errors(
@@ -293,7 +293,7 @@ def sa_link_set(*, kind: LinkedRecordKind, owner: Model, sa_id: int, actor: User
         if link is None:
             link = kind.link_model(**{kind.owner_field: owner})
         setattr(link, kind.sa_id_field, sa_id)
-        link.linked_by = actor
+        link.linked_by = actor_user(actor)
         try:
             with transaction.atomic():
                 link.save()
@@ -320,8 +320,8 @@ def sa_records_search(
 
 
 def review_type_mapping_save(
-    *, mapping: dict[str, ReviewType | None], names: dict[str, str], actor
-):
+    *, mapping: dict[str, ReviewType | None], names: dict[str, str], actor: Actor
+) -> None:
     """Store each SA event type's review type (None: ignore), auditing what changed."""
     with transaction.atomic():
         existing = {row.event_type_code: row for row in ReviewTypeMapping.objects.all()}

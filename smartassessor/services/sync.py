@@ -38,6 +38,7 @@ from learners.models import (
     ReviewType,
 )
 from picsweb.errors import ApplicationError
+from picsweb.task_queue import queue_on_commit
 
 from .. import mapping
 from ..audit import Actor
@@ -1171,7 +1172,7 @@ def _approval_send(run_id: int) -> None:
     from ..tasks import apply_held_run
 
     SyncRun.objects.filter(pk=run_id).update(lease_until=timezone.now() + REQUEUE_AFTER * 5)
-    apply_held_run.delay_on_commit(run_id)  # type: ignore[attr-defined]  # celery-types lacks it
+    queue_on_commit(apply_held_run, run_id)
 
 
 def sync_run_approve(*, run: SyncRun, actor: Actor) -> SyncRun:
@@ -1291,7 +1292,7 @@ def learner_refresh_request(*, learner: Learner, actor: Actor) -> tuple[SyncRun,
             learner=learner,
             requested_by=actor if actor and actor.is_authenticated else None,
         )
-        refresh_learner.delay_on_commit(run.pk)  # type: ignore[attr-defined]  # celery-types lacks it
+        queue_on_commit(refresh_learner, run.pk)
     return run, True
 
 
@@ -1431,7 +1432,7 @@ def _refreshes_sweep(now: dt.datetime) -> int:
         ):
             resent.append(pk)
     for pk in resent:
-        refresh_learner.delay_on_commit(pk)  # type: ignore[attr-defined]  # celery-types lacks it
+        queue_on_commit(refresh_learner, pk)
     return gave_up + failed + len(resent)
 
 

@@ -325,3 +325,42 @@ def test_an_enrolment_left_by_a_killed_worker_is_swept_and_finished(sa_http, lea
     assert finished.state == Enrolment.State.ENROLLED
     assert finished.attempts == 2
     assert len(_calls(sa_http, "POST", "/learners")) == 1
+
+
+def test_a_409_on_create_that_names_no_record_fails_with_what_to_do(sa_http, learner, staff_user):
+    sa_http.get(wire.API + "/employers", json=wire.page([], page_size=1))
+    sa_http.post(
+        wire.API + "/employers", status=409, json=wire.errors("duplicate_mis_id", "exists")
+    )
+    OfficerLink.objects.create(officer=learner.main_officer, assessor_id=31)
+
+    enrolment = service.enrolment_run(enrolment_id=_request(learner, staff_user).pk)
+
+    assert enrolment.state == Enrolment.State.FAILED
+    organisation = learner.placements.get().organisation
+    assert enrolment.last_error.startswith(
+        f"Smart Assessor says the employer {organisation} already exists"
+    )
+    assert "link it by hand" in enrolment.last_error
+    assert enrolment.attempts == 1
+    assert not OrganisationLink.objects.exists()
+    assert not _calls(sa_http, "POST", "/learners")
+
+
+def test_a_409_on_learner_create_that_names_no_learner_fails_with_what_to_do(
+    sa_http, learner, staff_user
+):
+    OrganisationLink.objects.create(
+        organisation=learner.placements.get().organisation, employer_id=12
+    )
+    OfficerLink.objects.create(officer=learner.main_officer, assessor_id=31)
+    sa_http.post(wire.API + "/learners", status=409, json=wire.errors("duplicate_mis_id", "dup"))
+
+    enrolment = service.enrolment_run(enrolment_id=_request(learner, staff_user).pk)
+
+    assert enrolment.state == Enrolment.State.FAILED
+    assert enrolment.last_error.startswith(
+        "Smart Assessor says the learner Amelia Jones already exists"
+    )
+    assert "Set or clear the Smart Assessor ID" in enrolment.last_error
+    assert enrolment.sa_learner_id == ""
