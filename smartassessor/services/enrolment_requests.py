@@ -315,7 +315,8 @@ def enrolment_run(*, enrolment_id: int) -> Enrolment | None:
 def _finish_done(enrolment: Enrolment, *, refused: int) -> None:
     """Every step taken: Enrolled, or Problems when SA refused some of the courses."""
     now = timezone.now()
-    Enrolment.objects.filter(pk=enrolment.pk).update(
+    _write_outcome(
+        enrolment,
         state=Enrolment.State.PROBLEMS if refused else Enrolment.State.ENROLLED,
         enrolled_at=enrolment.enrolled_at or now,
         lease_until=None,
@@ -324,6 +325,22 @@ def _finish_done(enrolment: Enrolment, *, refused: int) -> None:
         last_error="",
         field_errors={},
     )
+
+
+def _write_outcome(enrolment: Enrolment, **fields: Any) -> bool:
+    """Write how this attempt ended, only while it still holds the row: a worker whose lease
+    ran out and whose enrolment another worker took over must not write over that one's work.
+    Returns whether it was written."""
+    if _held(enrolment).update(**fields):
+        return True
+    logger.warning(
+        "Enrolment %s: attempt %s ended after another worker took the enrolment over; its "
+        "outcome (%s) is not written",
+        enrolment.pk,
+        enrolment.attempts,
+        fields.get("state"),
+    )
+    return False
 
 
 def _usable_connection() -> None:
@@ -338,7 +355,8 @@ def _finish_failed(
     enrolment: Enrolment, message: str, field_errors: dict[str, list[str]] | None = None
 ) -> None:
     logger.info("Enrolment %s failed: %s", enrolment.pk, message)
-    Enrolment.objects.filter(pk=enrolment.pk).update(
+    _write_outcome(
+        enrolment,
         state=Enrolment.State.FAILED,
         lease_until=None,
         next_attempt_at=None,
@@ -375,13 +393,14 @@ def _schedule_retry(enrolment: Enrolment, message: str, *, unexpected: str = "")
 
 def _retry_in(enrolment: Enrolment, delay: float, **fields: Any) -> None:
     with transaction.atomic():
-        Enrolment.objects.filter(pk=enrolment.pk).update(
+        if _write_outcome(
+            enrolment,
             state=Enrolment.State.RETRYING,
             lease_until=None,
             next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
             **fields,
-        )
-        _queue(enrolment, countdown=delay)
+        ):
+            _queue(enrolment, countdown=delay)
 
 
 def _wait_while_busy(enrolment: Enrolment, exc: RateLimited) -> None:

@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
+from smartassessor.client import Transient
 from smartassessor.models import (
     AuditEntry,
     CourseEnrolment,
@@ -212,6 +213,38 @@ def test_a_row_taken_over_after_a_dead_worker_counts_the_attempt(
 
     assert taken_over.attempts == CAP
     assert taken_over.state == Enrolment.State.FAILED
+
+
+def _outage(**kwargs):
+    raise Transient("connection reset", ambiguous=True)
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [_raise(KeyError), _outage, lambda **kwargs: 0],
+    ids=["an unexpected error", "an outage", "success"],
+)
+def test_a_worker_whose_enrolment_was_taken_over_writes_nothing_over_it(
+    sa_http, learner, staff_user, monkeypatch, ending
+):
+    enrolment = _request(learner, staff_user)
+
+    def slow_step(**kwargs):
+        # Meanwhile this worker's lease ran out, and another worker took the enrolment over
+        # and enrolled the learner.
+        Enrolment.objects.filter(pk=enrolment.pk).update(lease_until=timezone.now())
+        other = service._claim(enrolment.pk)
+        service._finish_done(other, refused=0)
+        return ending(**kwargs)
+
+    monkeypatch.setattr(service, "enrolment_steps_run", slow_step)
+
+    after = service.enrolment_run(enrolment_id=enrolment.pk)
+
+    assert after.state == Enrolment.State.ENROLLED
+    assert after.attempts == 2
+    assert after.last_error == ""
+    assert after.next_attempt_at is None
 
 
 # --- Smart Assessor busy (429) -------------------------------------------------------------
