@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ApiError, Problem, invalid, not_found
 from .faults import Faults
-from .runtime import Tokens
+from .runtime import Settings, Tokens
 from .store import Store
 from .validation import (
     ASSESSOR,
@@ -176,12 +176,18 @@ def _guid(text: str, what: str) -> str:
 
 class Api:
     def __init__(
-        self, store: Store, tokens: Tokens, faults: Faults, credentials: Credentials
+        self,
+        store: Store,
+        tokens: Tokens,
+        faults: Faults,
+        credentials: Credentials,
+        settings: Settings,
     ) -> None:
         self.store = store
         self.tokens = tokens
         self.faults = faults
         self.credentials = credentials
+        self.settings = settings
         self.routes = [
             self._route("/token", POST=self.token, public=True),
             self._route("/courses", GET=self.courses),
@@ -331,7 +337,7 @@ class Api:
     # Learners -------------------------------------------------------------------------------
 
     def learners(self, request: Request) -> Response:
-        query = listing(request.query, feed=True, filters={"MISLearnerId": 32})
+        query = listing(request.query, feed=self.settings.feeds, filters={"MISLearnerId": 32})
         return self._page(self.store.learners(query))
 
     def learner(self, request: Request, object_id: str) -> Response:
@@ -435,7 +441,9 @@ class Api:
         return None, [Problem("validation", message, "CourseSmartAssessorId")]
 
     def learner_courses_feed(self, request: Request) -> Response:
-        return self._page(self.store.learner_courses(listing(request.query, feed=True)))
+        return self._page(
+            self.store.learner_courses(listing(request.query, feed=self.settings.feeds))
+        )
 
     # Sessions and Smart Coach ----------------------------------------------------------------
 
@@ -445,7 +453,7 @@ class Api:
         return self._page(self.store.sessions(query, learner["SmartAssessorId"]))
 
     def sessions_feed(self, request: Request) -> Response:
-        return self._page(self.store.sessions(listing(request.query, feed=True)))
+        return self._page(self.store.sessions(listing(request.query, feed=self.settings.feeds)))
 
     def event_types(self, request: Request) -> Response:
         request.no_query()
@@ -466,7 +474,9 @@ class Api:
 
     def smart_coach_feed(self, request: Request) -> Response:
         self._require_smart_coach()
-        return self._page(self.store.smart_coach_scores(listing(request.query, feed=True)))
+        return self._page(
+            self.store.smart_coach_scores(listing(request.query, feed=self.settings.feeds))
+        )
 
     @staticmethod
     def _page(page: Any) -> Response:

@@ -2,7 +2,8 @@
 
 The credentials it accepts come from ``--username``, ``--password`` and ``--client-key``, else
 from ``SANDBOX_USERNAME``, ``SANDBOX_PASSWORD`` and ``SANDBOX_CLIENT_KEY`` (which keep the
-secrets off the command line), else the published demo ones in ``server.py``.
+secrets off the command line), else the published demo ones in ``server.py``. The change feeds
+are on unless ``--no-feeds`` or ``SANDBOX_FEEDS=off`` says otherwise (the option wins).
 """
 
 import argparse
@@ -17,6 +18,8 @@ CREDENTIALS = (
     ("password", "SANDBOX_PASSWORD", DEMO_PASSWORD),
     ("client_key", "SANDBOX_CLIENT_KEY", DEMO_CLIENT_KEY),
 )
+FEEDS_VARIABLE = "SANDBOX_FEEDS"
+FEEDS_VALUES = {"on": True, "off": False}
 
 
 def parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -44,6 +47,15 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="SQLite file that keeps the sandbox's data across restarts (default: in memory)",
     )
     parser.add_argument(
+        "--feeds",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "offer the change feeds (ModifiedSince, AfterId); --no-feeds plays a Smart Assessor "
+            f"with only the paged lists (default: ${FEEDS_VARIABLE} on|off, else on)"
+        ),
+    )
+    parser.add_argument(
         "-v",
         "--verbosity",
         type=int,
@@ -55,7 +67,14 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
-    options = parser(prog).parse_args(argv)
+    command = parser(prog)
+    options = command.parse_args(argv)
+    feeds = options.feeds
+    if feeds is None:
+        given = os.environ.get(FEEDS_VARIABLE, "on").strip().lower()
+        if given not in FEEDS_VALUES:
+            command.error(f"{FEEDS_VARIABLE} must be on or off, not {given!r}")
+        feeds = FEEDS_VALUES[given]
     credentials = {
         name: getattr(options, name) or os.environ.get(variable) or default
         for name, variable, default in CREDENTIALS
@@ -64,6 +83,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         host=options.host,
         port=options.port,
         data_path=options.data,
+        feeds=feeds,
         log_requests=options.verbosity >= 1,
         announce=lambda line: print(line, flush=True),
         **credentials,

@@ -5,6 +5,7 @@
     control.faults(Rules=[{"Method": "POST", "Path": "^/api/v1/learners$", "Status": 503,
                            "Times": 1}])
     control.advance(30)
+    control.feeds(False)  # a Smart Assessor without ModifiedSince and AfterId
 
 Fault settings may be named as in the API (``LatencyMs=30``) or in Python style
 (``latency_ms=30``).
@@ -71,6 +72,17 @@ class SandboxControl:
         return self._call(
             "PUT", "faults", {_pascal_case(name): value for name, value in changes.items()}
         )
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """Change the given sandbox settings (none: change nothing) and return them all."""
+        return self._call(
+            "PUT", "settings", {_pascal_case(name): value for name, value in changes.items()}
+        )
+
+    def feeds(self, on: bool) -> None:
+        """Offer the change feeds (``ModifiedSince``, ``AfterId``) or play a Smart Assessor that
+        has only the paged lists; a reset returns to what the sandbox was started with."""
+        self.settings(Feeds=on)
 
     def advance(self, days: int) -> dict[str, Any]:
         """Move simulated time on; returns ``{"Now": ..., "Changed": {...}}``."""

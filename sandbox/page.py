@@ -76,7 +76,9 @@ def _enrolments(enrolments: list[dict[str, Any]], titles: dict[int, str]) -> str
     return f"<ul>{''.join(items)}</ul>"
 
 
-def render(overview: dict[str, Any], faults: dict[str, Any], now: datetime) -> str:
+def render(
+    overview: dict[str, Any], faults: dict[str, Any], now: datetime, *, feeds: bool = True
+) -> str:
     counts = overview["counts"]
     employers = {employer["SmartAssessorId"]: employer for employer in overview["employers"]}
     assessors = {assessor["SmartAssessorId"]: assessor for assessor in overview["assessors"]}
@@ -167,6 +169,14 @@ def render(overview: dict[str, Any], faults: dict[str, Any], now: datetime) -> s
         f"{counts['employers']} employers, {counts['assessors']} assessors, "
         f"{counts['outbox']} welcome emails. The API is under <code>/api/v1</code>; the "
         "sandbox controls under <code>/_sandbox/</code>.</p>"
+        + (
+            "<p>Change feeds: <strong>on</strong> (the feed endpoints take "
+            "<code>ModifiedSince</code> and <code>AfterId</code>).</p>"
+            if feeds
+            else "<p>Change feeds: <strong>off</strong> (<code>ModifiedSince</code> and "
+            "<code>AfterId</code> are unknown query parameters, as on a Smart Assessor without "
+            "feeds: only the paged lists).</p>"
+        )
         + _table(
             "Learners",
             [

@@ -54,8 +54,12 @@ def start_sandbox(
     username: str = DEMO_USERNAME,
     password: str = DEMO_PASSWORD,
     client_key: str = DEMO_CLIENT_KEY,
+    feeds: bool = True,
 ) -> SandboxProcess:
-    """Start ``python -m sandbox --port 0`` and wait until it says where it listens."""
+    """Start ``python -m sandbox --port 0`` and wait until it says where it listens.
+
+    ``feeds=False`` starts it with ``--no-feeds``: a Smart Assessor with only the paged lists.
+    """
     environment = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -64,9 +68,12 @@ def start_sandbox(
         "SANDBOX_PASSWORD": password,
         "SANDBOX_CLIENT_KEY": client_key,
     }
+    command = [sys.executable, "-m", "sandbox", "--port", "0", "--data", str(data_path)]
+    # Explicit either way, so a SANDBOX_FEEDS in the caller's environment does not decide.
+    command.append("--feeds" if feeds else "--no-feeds")
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", "0", "--data", str(data_path)],
+            command,
             cwd=PACKAGE_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,5 +1,5 @@
-"""What the running server keeps besides its data: tokens, the rate limit, request counts and
-the requests in flight under an Idempotency-Key."""
+"""What the running server keeps besides its data: its settings, tokens, the rate limit, request
+counts and the requests in flight under an Idempotency-Key."""
 
 import math
 import re
@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ApiError
+from .errors import ApiError, Problem, invalid
+from .validation import reject_unknown
 
 if TYPE_CHECKING:
     from .api import Request, Response
@@ -21,6 +22,37 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 # Only outcomes that settle the request are remembered: a 401, 403, 429 or 5xx says nothing
 # about the request itself, so a retry with the same key must be able to act.
 NOT_REMEMBERED = frozenset({401, 403, 429})
+
+
+class Settings:
+    """Which Smart Assessor the sandbox plays (``/_sandbox/settings``): chosen at start, changeable
+    while it runs; a reset returns to the choice made at start.
+
+    ``feeds`` off plays an older Smart Assessor service that offers only the paged lists: the feed
+    parameters ``ModifiedSince`` and ``AfterId`` are then unknown query parameters everywhere, so
+    a client's fallback to full reads can be tested against the same data.
+    """
+
+    def __init__(self, *, feeds: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._feeds_at_start = feeds
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.feeds = self._feeds_at_start
+
+    def as_json(self) -> dict[str, Any]:
+        with self._lock:
+            return {"Feeds": self.feeds}
+
+    def update(self, body: dict[str, Any]) -> None:
+        """Apply any subset of the settings; nothing changes unless every given value is valid."""
+        reject_unknown(sorted(set(body) - set(self.as_json())), "setting")
+        if "Feeds" in body and not isinstance(body["Feeds"], bool):
+            raise invalid([Problem("validation", "Feeds must be true or false.", "Feeds")])
+        with self._lock:
+            self.feeds = body.get("Feeds", self.feeds)
 
 
 @dataclass(frozen=True)

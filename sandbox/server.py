@@ -24,7 +24,7 @@ from . import page
 from .api import WRITE_METHODS, Api, Credentials, Request, Response, Route, malformed
 from .errors import ApiError, Problem, invalid, not_found
 from .faults import Faults, fault_error
-from .runtime import IdempotencyGate, RateLimiter, Stats, Tokens
+from .runtime import IdempotencyGate, RateLimiter, Settings, Stats, Tokens
 from .store import Store
 from .validation import reject_unknown
 
@@ -42,18 +42,20 @@ Resolved = tuple[Route, dict[str, str]] | None
 class Sandbox:
     """Everything behind the HTTP layer: the store, the contract's endpoints and the controls."""
 
-    def __init__(self, store: Store, credentials: Credentials) -> None:
+    def __init__(self, store: Store, credentials: Credentials, *, feeds: bool = True) -> None:
         self.store = store
+        self.settings = Settings(feeds=feeds)
         self.faults = Faults()
         self.tokens = Tokens()
         self.limiter = RateLimiter(self.faults.rate_limit_per_second)
         self.stats = Stats()
         self.idempotency = IdempotencyGate(store)
-        self.api = Api(store, self.tokens, self.faults, credentials)
+        self.api = Api(store, self.tokens, self.faults, credentials, self.settings)
         self.controls: dict[str, dict[str, Callable[[Request], Response]]] = {
             "/_sandbox/reset": {"POST": self.reset},
             "/_sandbox/outbox": {"GET": self.outbox},
             "/_sandbox/faults": {"GET": self.faults_get, "PUT": self.faults_put},
+            "/_sandbox/settings": {"GET": self.settings_get, "PUT": self.settings_put},
             "/_sandbox/advance": {"POST": self.advance},
             "/_sandbox/seed": {"POST": self.seed},
             "/_sandbox/stats": {"GET": self.stats_get},
@@ -188,6 +190,7 @@ class Sandbox:
     def reset(self, request: Request) -> Response:
         reject_unknown(sorted(self._body(request, optional=True)), "field")
         self.store.reset()
+        self.settings.reset()
         self.faults.reset()
         self.limiter.configure(self.faults.rate_limit_per_second)
         self.tokens.clear()
@@ -208,6 +211,14 @@ class Sandbox:
         if "RateLimitPerSecond" in changes:
             self.limiter.configure(self.faults.rate_limit_per_second)
         return Response.json(200, self.faults.as_json())
+
+    def settings_get(self, request: Request) -> Response:
+        request.no_query()
+        return Response.json(200, self.settings.as_json())
+
+    def settings_put(self, request: Request) -> Response:
+        self.settings.update(self._body(request))
+        return Response.json(200, self.settings.as_json())
 
     def advance(self, request: Request) -> Response:
         body = self._body(request)
@@ -258,7 +269,12 @@ class Sandbox:
         return Response.json(200, {"Reset": True})
 
     def home(self, request: Request) -> Response:
-        html = page.render(self.store.overview(), self.faults.as_json(), self.store.now())
+        html = page.render(
+            self.store.overview(),
+            self.faults.as_json(),
+            self.store.now(),
+            feeds=self.settings.feeds,
+        )
         return Response(200, html, content_type="text/html; charset=utf-8")
 
 
@@ -381,12 +397,13 @@ def create_server(
     password: str = DEMO_PASSWORD,
     client_key: str = DEMO_CLIENT_KEY,
     data_path: str | None = None,
+    feeds: bool = True,
 ) -> SandboxHTTPServer:
     """Bind the server (port 0 picks a free port) and open its store, without serving yet."""
     credentials = Credentials(username, password, client_key)
     return SandboxHTTPServer(
         (host, port),
-        lambda url: Sandbox(Store(data_path, login_url=f"{url}/"), credentials),
+        lambda url: Sandbox(Store(data_path, login_url=f"{url}/"), credentials, feeds=feeds),
     )
 
 
@@ -402,6 +419,7 @@ def serve(
     password: str = DEMO_PASSWORD,
     client_key: str = DEMO_CLIENT_KEY,
     data_path: str | None = None,
+    feeds: bool = True,
     log_requests: bool = True,
     announce: Callable[[str], None] = print,
 ) -> None:
@@ -413,6 +431,7 @@ def serve(
         password=password,
         client_key=client_key,
         data_path=data_path,
+        feeds=feeds,
     )
     server.log_requests = log_requests
     announce(f"Smart Assessor sandbox listening on {server.url}")
@@ -428,6 +447,11 @@ def serve(
         )
     else:
         announce(f"Credentials: Username {username}, with the password and client key given")
+    if not feeds:
+        announce(
+            "Change feeds off: ModifiedSince and AfterId are unknown query parameters "
+            '(PUT /_sandbox/settings {"Feeds": true} turns them on).'
+        )
     announce("Quit with CONTROL-C.")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
