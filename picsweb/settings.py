@@ -373,7 +373,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-enrolments": {"task": "smartassessor.tasks.sweep_enrolments", "schedule": 10.0},
     # The daily synchronisation is not here: it is a periodic task in the database (made by a
     # migration) so that admins can see and change its time.
-    "sweep-sync-runs": {"task": "smartassessor.tasks.sweep_sync_runs", "schedule": 60.0},
+    "sweep-sync-runs": {"task": "smartassessor.tasks.sweep_sync_runs", "schedule": 30.0},
     "sweep-link-refreshes": {
         "task": "smartassessor.tasks.sweep_link_refreshes",
         "schedule": 60.0,

@@ -20,12 +20,14 @@ Assessor records and write the differences in bulk:
 import datetime as dt
 import decimal
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import formats, timezone
 
@@ -77,13 +79,19 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 500
 WRITE_BATCH = 500
 LOCK_NAME = "daily"
-LOCK_TTL = dt.timedelta(minutes=10)
+# A daily run (or an approval being applied) holds the lock, and its run the same lease, for
+# LOCK_TTL; a heartbeat thread renews both every HEARTBEAT_SECONDS while it works, so a remote
+# call of any length keeps them, and a killed worker's lease runs out within LOCK_TTL. The
+# sweeper (every 30 s, CELERY_BEAT_SCHEDULE) then closes the run as failed and frees the lock:
+# "run now" works again within about a minute and a half of the worker's death.
+LOCK_TTL = dt.timedelta(seconds=60)
+HEARTBEAT_SECONDS = 20.0
 # The scope of the daily run: in learning, on a break, or ended less than this long ago.
 ENDED_WITHIN = dt.timedelta(days=31)
 SCOPE_STATUSES = (LearnerStatus.IN_LEARNING, LearnerStatus.BREAK_IN_LEARNING)
 SYNCED_STATES = Enrolment.SYNCED_STATES
-# Learner refreshes still queued after this long lost their task; daily runs running this long
-# without holding the lock died.
+# Learner refreshes still queued after this long lost their task. Runs from before leases
+# (none set) running this long without holding the lock died.
 REQUEUE_AFTER = dt.timedelta(minutes=1)
 STALE_AFTER = dt.timedelta(minutes=30)
 # A learner's refresh is claimed for a lease renewed between its steps; one whose worker is gone
@@ -198,6 +206,9 @@ class _Work:
         self.settings = IntegrationSettings.load()
         self.counts: Counter[str] = Counter()
         self.seen: set[int] = set()
+        # The learners in scope, as distinct learners (a daily run's, counted when it starts):
+        # every learner the run sees is one of them, so "seen" never exceeds "in scope".
+        self.in_scope: set[int] | None = None
         self.failed: dict[int, str] = {}
         self.unmapped: set[str] = set()
         self.notes: list[str] = []
@@ -220,7 +231,15 @@ class _Work:
         if enrolment is None or enrolment.pk in self.failed:
             return False
         self.seen.add(enrolment.learner_id)
+        if self.in_scope is not None:
+            # A learner who came into scope while the run works (enrolled meanwhile) is worked,
+            # so the watermark does not move past their records, and counted in scope too.
+            self.in_scope.add(enrolment.learner_id)
         return True
+
+    def count_scope(self) -> int:
+        self.in_scope = set(self.scope.values_list("learner_id", flat=True).distinct())
+        return len(self.in_scope)
 
     def fail(self, enrolment: Enrolment, message: str) -> None:
         learner = enrolment.learner
@@ -262,6 +281,8 @@ class _Work:
         fields = {name: self.counts[name] for name in SyncRun.COUNTS if name != "learners_seen"}
         fields["error_count"] = self.error_count
         fields["learners_seen"] = len(self.seen)
+        if self.in_scope is not None:
+            fields["learners_in_scope"] = len(self.in_scope)
         fields["unmapped_codes"] = sorted(self.unmapped)
         fields["notes"] = self.notes
         SyncRun.objects.filter(pk=self.run.pk).update(**fields)
@@ -871,20 +892,74 @@ def _lock_acquire(run: SyncRun) -> SyncLock | None:
         .update(run=run, expires_at=now + LOCK_TTL)
     )
     if claimed == 1:
+        SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
+            lease_until=now + LOCK_TTL
+        )
         return None
     return SyncLock.objects.select_related("run").get(name=LOCK_NAME)
 
 
 def _lock_renew(run: SyncRun) -> None:
-    renewed = SyncLock.objects.filter(name=LOCK_NAME, run=run).update(
-        expires_at=timezone.now() + LOCK_TTL
-    )
+    """Renews the lock and the run's lease, only while the run still holds the lock and is
+    running: one the sweeper closed as failed stops at its next renewal."""
+    now = timezone.now()
+    renewed = SyncLock.objects.filter(
+        name=LOCK_NAME, run=run, run__state=SyncRun.State.RUNNING
+    ).update(expires_at=now + LOCK_TTL)
     if renewed != 1:
         raise _LockLost
+    SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
+        lease_until=now + LOCK_TTL
+    )
 
 
 def _lock_release(run: SyncRun) -> None:
     SyncLock.objects.filter(name=LOCK_NAME, run=run).update(expires_at=None)
+
+
+def _lock_beat(run: SyncRun) -> bool:
+    """One heartbeat; False once the lock is lost. NOWAIT: a lock row held by another
+    transaction is left for the next beat rather than blocking the heartbeat."""
+    try:
+        with transaction.atomic():
+            if list(
+                SyncLock.objects.filter(name=LOCK_NAME, run=run)
+                .select_for_update(nowait=True)
+                .values_list("pk")
+            ):
+                _lock_renew(run)
+                return True
+    except _LockLost:
+        pass
+    except DatabaseError:
+        logger.info("Sync run %s: lock not renewed this time", run.pk, exc_info=True)
+        return True
+    logger.warning("Sync run %s lost its lock; its next step stops it", run.pk)
+    return False
+
+
+@contextmanager
+def _heartbeat(run: SyncRun) -> Iterator[None]:
+    """Renews the lock and the run's lease every HEARTBEAT_SECONDS while the block runs, in a
+    thread of its own, so that a long remote call never outlives the lease (the renewals
+    between pages cannot: one Smart Assessor call may last up to the client's deadline)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                if not _lock_beat(run):
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"sync-run-{run.pk}-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _watermark(feed: str) -> sa.FeedPosition | None:
@@ -1093,6 +1168,7 @@ def sync_run_daily(*, trigger: str = SyncRun.Trigger.DAILY, actor: Actor = None)
         state=SyncRun.State.RUNNING,
         requested_by=actor if actor and actor.is_authenticated else None,
         started_at=timezone.now(),
+        lease_until=timezone.now() + LOCK_TTL,
     )
     holder = _lock_acquire(run)
     if holder is not None:
@@ -1105,7 +1181,8 @@ def sync_run_daily(*, trigger: str = SyncRun.Trigger.DAILY, actor: Actor = None)
             "this one did not start.",
         )
     try:
-        return _run_daily(run)
+        with _heartbeat(run):
+            return _run_daily(run)
     finally:
         _lock_release(run)
 
@@ -1114,7 +1191,7 @@ def _run_daily(run: SyncRun) -> SyncRun:
     try:
         client = client_from_settings()
         work = _Work(run, client=client, scope=sync_scope())
-        run.learners_in_scope = work.scope.count()
+        run.learners_in_scope = work.count_scope()
         SyncRun.objects.filter(pk=run.pk).update(learners_in_scope=run.learners_in_scope)
         _daily_work(work)
         work.save_counts()
@@ -1228,7 +1305,8 @@ def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
         try:
             work = _Work(run, client=None, scope=sync_scope())
             work.client = client_from_settings()
-            _apply_details(work)
+            with _heartbeat(run):
+                _apply_details(work)
         except (SmartAssessorError, ApplicationError) as exc:
             error = f"Applying the approved changes stopped: {str(exc).rstrip('.')}."
         except _LockLost as exc:
@@ -1479,17 +1557,29 @@ def sync_runs_sweep() -> int:
     lock = SyncLock.objects.filter(name=LOCK_NAME).first()
     holder = lock.run_id if lock and lock.expires_at and lock.expires_at > now else None
     touched += _approvals_sweep(now, holder)
-    dead = (
-        SyncRun.objects.filter(state=SyncRun.State.RUNNING, started_at__lt=now - STALE_AFTER)
-        .exclude(pk=holder)
+    # A daily run's heartbeat renews its lease and the lock together: one whose lease ran out
+    # and that holds no live lock has died. Both checked in the UPDATE itself, so a run whose
+    # heartbeat just renewed is never closed. Runs from before leases: by their age.
+    died = (
+        SyncRun.objects.filter(state=SyncRun.State.RUNNING, decided_at__isnull=True)
+        .filter(
+            Q(lease_until__lt=now) | Q(lease_until__isnull=True, started_at__lt=now - STALE_AFTER)
+        )
+        .exclude(Exists(SyncLock.objects.filter(run=OuterRef("pk"), expires_at__gte=now)))
         # Refreshes with a lease are the sweeper's above; those without are from before leases.
         .exclude(trigger=SyncRun.Trigger.LEARNER, lease_until__isnull=False)
-        .update(
-            state=SyncRun.State.FAILED,
-            finished_at=now,
-            error="The run stopped without finishing (its worker was stopped); the next run "
-            "catches up.",
-        )
+    )
+    closed = list(died.values_list("pk", flat=True))
+    dead = died.filter(pk__in=closed).update(
+        state=SyncRun.State.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error="The run stopped without finishing (its worker was stopped); the next run "
+        "catches up.",
+    )
+    # Its lock is freed at once, so "run now" works again.
+    SyncLock.objects.filter(name=LOCK_NAME, run__in=closed, expires_at__lt=now).update(
+        expires_at=None
     )
     return touched + dead
 
