@@ -12,9 +12,7 @@ excepted), whatever stops the attempt is recorded on the row, and after the last
 import datetime as dt
 import logging
 import random
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -36,6 +34,7 @@ from ..client import (
 )
 from ..client.types import to_wire
 from ..connection import client_from_settings
+from ..heartbeat import heartbeat
 from ..models import CourseEnrolment, Enrolment, IntegrationSettings
 from ..selectors.enrolment_preview import Preview, enrolment_preview, enrolment_previews
 from .enrolment_steps import EnrolmentStepRefused, enrolment_steps_run
@@ -246,37 +245,18 @@ def _held(enrolment: Enrolment) -> QuerySet[Enrolment]:
     )
 
 
-def _renew_lease(enrolment: Enrolment) -> None:
-    # NOWAIT: a row locked by another transaction is left for the next beat rather than
-    # blocking the heartbeat (and the attempt that waits for it to stop).
+def _renew_lease(enrolment: Enrolment) -> bool:
+    """One heartbeat: False once this attempt no longer holds the row. NOWAIT: a row locked by
+    another transaction is left for the next beat rather than blocking the heartbeat (and the
+    attempt that waits for it to stop)."""
     try:
         with transaction.atomic():
-            if list(_held(enrolment).select_for_update(nowait=True).values_list("pk")):
-                _held(enrolment).update(lease_until=timezone.now() + LEASE)
+            if not list(_held(enrolment).select_for_update(nowait=True).values_list("pk")):
+                return False
+            _held(enrolment).update(lease_until=timezone.now() + LEASE)
     except DatabaseError:
         logger.info("Enrolment %s: lease not renewed this time", enrolment.pk, exc_info=True)
-
-
-@contextmanager
-def _heartbeat(enrolment: Enrolment) -> Iterator[None]:
-    """Renew the lease every HEARTBEAT_SECONDS while the block runs, in a thread of its own,
-    so that a long remote call never outlives the lease and a dead worker's soon runs out."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(HEARTBEAT_SECONDS):
-                _renew_lease(enrolment)
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"enrolment-{enrolment.pk}-lease", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return True
 
 
 def enrolment_run(*, enrolment_id: int) -> Enrolment | None:
@@ -285,7 +265,11 @@ def enrolment_run(*, enrolment_id: int) -> Enrolment | None:
     if enrolment is None:
         return None
     try:
-        with _heartbeat(enrolment):
+        with heartbeat(
+            renew=lambda: _renew_lease(enrolment),
+            every=HEARTBEAT_SECONDS,
+            name=f"enrolment-{enrolment.pk}-lease",
+        ):
             client = client_from_settings()
             refused = enrolment_steps_run(client=client, enrolment=enrolment)
     except EnrolmentStepRefused as exc:

@@ -20,14 +20,13 @@ Assessor records and write the differences in bulk:
 import datetime as dt
 import decimal
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import formats, timezone
 
@@ -57,6 +56,7 @@ from ..client import (
 )
 from ..client import types as sa
 from ..connection import client_from_settings
+from ..heartbeat import heartbeat
 from ..models import (
     CourseEnrolment,
     DemographicsMode,
@@ -938,28 +938,13 @@ def _lock_beat(run: SyncRun) -> bool:
     return False
 
 
-@contextmanager
-def _heartbeat(run: SyncRun) -> Iterator[None]:
+def _heartbeat(run: SyncRun) -> AbstractContextManager[None]:
     """Renews the lock and the run's lease every HEARTBEAT_SECONDS while the block runs, in a
     thread of its own, so that a long remote call never outlives the lease (the renewals
     between pages cannot: one Smart Assessor call may last up to the client's deadline)."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(HEARTBEAT_SECONDS):
-                if not _lock_beat(run):
-                    return
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"sync-run-{run.pk}-lease", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return heartbeat(
+        renew=lambda: _lock_beat(run), every=HEARTBEAT_SECONDS, name=f"sync-run-{run.pk}-lease"
+    )
 
 
 def _watermark(feed: str) -> sa.FeedPosition | None:
