@@ -5,6 +5,7 @@ PostgreSQL is used when it is reachable and SQLite otherwise; tests marked ``pos
 nothing may be skipped for want of them: their absence fails the run at once.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -79,3 +80,11 @@ def pytest_collection_modifyitems(config, items):
         for name, ok in AVAILABLE.items():
             if not ok and item.get_closest_marker(name):
                 item.add_marker(pytest.mark.skip(reason=MISSING_REASONS[name]))
+
+
+def pytest_unconfigure(config):
+    """The run's rate-limit file goes with the run (each xdist worker removes its own)."""
+    path = os.environ.get("SMARTASSESSOR_RATE_LIMIT_FILE", "")
+    if path.startswith(_RATE_FILE_OF_THIS_RUN):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
