@@ -126,7 +126,10 @@ class Feed(Generic[T]):
     is stopped at once.
 
     An item that does not have the documented shape comes out as a ``MalformedItem`` in its
-    place, and the feed goes on past it: one bad record must not stop every later read.
+    place, and the feed goes on past it: one bad record must not stop every later read. One
+    whose own ModifiedAt or id is unreadable has no place in the order: it is handed out
+    unchecked and the feed continues after the last item of the page it can place; only a
+    full page of such items, which asking again would bring back, stops the feed.
     """
 
     def __init__(
@@ -160,10 +163,12 @@ class Feed(Generic[T]):
                 self.remaining = page.total_count
             previous = cursor
             for item in page.items:
-                if isinstance(item, MalformedItem):
-                    position = item.position
-                else:
-                    position = self._position_of(item)
+                position = (
+                    item.position if isinstance(item, MalformedItem) else self._position_of(item)
+                )
+                if position is None:  # a record without a readable place is handed out as is
+                    yield item
+                    continue
                 if _position_order(position) <= _position_order(previous):
                     raise self._error(
                         f"the change feed did not move on from {_shown(previous)}: it sent "
@@ -178,6 +183,14 @@ class Feed(Generic[T]):
                         f"its TotalCount says {page.total_count} remain"
                     )
                 return
+            if previous is cursor:
+                # A full page of records none of which can be placed: asking again from the
+                # same place would bring the same page back, so this feed stops here.
+                raise self._error(
+                    f"the change feed sent a page of {len(page.items)} items after "
+                    f"{_shown(cursor)} none of which has a readable ModifiedAt and id: it "
+                    "cannot go on past them"
+                )
             cursor = previous
         raise self._error(f"the change feed did not end within {self._max_pages} pages")
 

@@ -414,18 +414,23 @@ class MalformedItem:
 
     One such record must not stop a feed that every later read would stop on too, so the feed
     goes on past it: ``modified_at`` and ``smart_assessor_id`` are its keyset position (for a
-    Smart Coach score, which has no id of its own, the id is its learner's). ``learner_id`` is
-    the Smart Assessor learner it is about, None when the raw item does not name one usably.
+    Smart Coach score, which has no id of its own, the id is its learner's), both None when
+    either is unreadable: the feed then places itself by the items around it. ``sent_id`` is
+    the id as Smart Assessor sent it, to name the record by. ``learner_id`` is the Smart
+    Assessor learner it is about, None when the raw item does not name one usably.
     """
 
-    raw: dict[str, Any]
+    raw: object
     error: str
-    modified_at: dt.datetime
-    smart_assessor_id: int | str
+    modified_at: dt.datetime | None
+    smart_assessor_id: int | str | None
     learner_id: LearnerId | None
+    sent_id: object = None
 
     @property
-    def position(self) -> FeedPosition:
+    def position(self) -> FeedPosition | None:
+        if self.modified_at is None or self.smart_assessor_id is None:
+            return None
         return FeedPosition(modified_at=self.modified_at, smart_assessor_id=self.smart_assessor_id)
 
 
@@ -447,28 +452,35 @@ def parse_feed_page(
     """A change-feed page on which an item without the documented shape is a ``MalformedItem``.
 
     ``key`` names the field the feed is ordered by after ``modified_at``, ``learner_key`` the
-    one holding the item's learner. The envelope is checked as strictly as ``parse_page`` does,
-    and so is each item's position: without it the feed cannot be continued past the item.
+    one holding the item's learner. The envelope is checked as strictly as ``parse_page`` does;
+    an item whose own position is unreadable is still a ``MalformedItem``, without a position.
     """
     raw_items, envelope = _envelope(data)
     items: list[T | MalformedItem] = []
-    for index, raw in enumerate(raw_items):
+    for raw in raw_items:
         try:
             items.append(from_wire(item_cls, raw))
             continue
         except WireFormatError as exc:
             error = str(exc)
         if not isinstance(raw, dict):
-            raise WireFormatError(f"Items[{index}].{error}")
+            items.append(
+                MalformedItem(
+                    raw=raw, error=error, modified_at=None, smart_assessor_id=None, learner_id=None
+                )
+            )
+            continue
         try:
             modified_at = _raw_field(item_cls, raw, "modified_at")
             smart_assessor_id = _raw_field(item_cls, raw, key)
-        except WireFormatError as exc:
-            raise WireFormatError(f"Items[{index}].{exc}: the feed cannot go on past it") from None
+        except WireFormatError:
+            # Unplaceable: the feed continues after the last item on the page that it can place.
+            modified_at = smart_assessor_id = None
         try:
             learner_id = _raw_field(item_cls, raw, learner_key)
         except WireFormatError:
             learner_id = None
+        (key_field,) = (f for f in _wire_fields(item_cls) if f.name == key)
         items.append(
             MalformedItem(
                 raw=raw,
@@ -476,6 +488,7 @@ def parse_feed_page(
                 modified_at=modified_at,
                 smart_assessor_id=smart_assessor_id,
                 learner_id=learner_id,
+                sent_id=raw.get(key_field.wire),
             )
         )
     return Page(

@@ -19,6 +19,7 @@ Assessor records and write the differences in bulk:
 
 import datetime as dt
 import decimal
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -117,6 +118,14 @@ FEED_RECORDS = {
     FEED_SESSIONS: "Session {}",
     FEED_SMART_COACH: "Smart Coach score of learner {}",
 }
+FEED_NAMES = {
+    FEED_LEARNERS: "learners",
+    FEED_COURSES: "learner courses",
+    FEED_SESSIONS: "sessions",
+    FEED_SMART_COACH: "Smart Coach scores",
+}
+# How much of a malformed record's raw data a run's error shows.
+RAW_SHOWN = 500
 
 
 class _Malformed(Exception):
@@ -986,8 +995,12 @@ def _skip_malformed(work: _Work, name: str, page: list) -> list:
         return page
     enrolments = work.enrolments_for(item.learner_id for item in malformed if item.learner_id)
     for item in malformed:
-        subject = FEED_RECORDS[name].format(item.smart_assessor_id)
-        message = f"{subject}: Smart Assessor sent it malformed ({item.error}); it was skipped."
+        shown = item.smart_assessor_id if item.smart_assessor_id is not None else item.sent_id
+        subject = FEED_RECORDS[name].format(shown if shown is not None else "without an id")
+        message = (
+            f"{subject}: Smart Assessor sent it malformed ({item.error}); it was skipped. "
+            f"Smart Assessor sent: {_cut(json.dumps(item.raw, default=str))}"
+        )
         if item.learner_id is None:
             work.fail_record(subject, message)
             continue
@@ -999,19 +1012,48 @@ def _skip_malformed(work: _Work, name: str, page: list) -> list:
     return [item for item in page if not isinstance(item, MalformedItem)]
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= RAW_SHOWN else text[: RAW_SHOWN - 1] + "…"
+
+
 def _read_feed(
     work: _Work,
     name: str,
     open_feed: Callable[..., Any],
     handler: Callable[[_Work, list[Any]], None],
 ) -> None:
-    """Reads a feed from its watermark page by page, noting how far it got after each page."""
+    """Reads a feed from its watermark page by page, noting how far it got after each page.
+
+    A feed whose answers break the contract stops there, as an error of the run: the other
+    feeds are still read, and this one is read again from where it got to in the next run."""
+    try:
+        _read_feed_pages(work, name, open_feed, handler)
+    except ProtocolError as exc:
+        logger.warning("Sync run %s: the %s feed stopped: %s", work.run.pk, name, exc)
+        work.fail_record(
+            f"The {FEED_NAMES[name]} feed",
+            f"Reading Smart Assessor's {FEED_NAMES[name]} stopped: {exc}. The changes after "
+            "the last page read are read again in the next run.",
+        )
+        work.save_counts()
+
+
+def _read_feed_pages(
+    work: _Work,
+    name: str,
+    open_feed: Callable[..., Any],
+    handler: Callable[[_Work, list[Any]], None],
+) -> None:
     feed = open_feed(since=_watermark(name), page_size=PAGE_SIZE)
     for page in _pages(feed, PAGE_SIZE):
         _write(work, handler, _skip_malformed(work, name, page))
         position = feed.position
-        work.run.positions[name] = [position.modified_at.isoformat(), position.smart_assessor_id]
-        SyncRun.objects.filter(pk=work.run.pk).update(positions=work.run.positions)
+        if position is not None:  # None while nothing the feed sent could be placed
+            work.run.positions[name] = [
+                position.modified_at.isoformat(),
+                position.smart_assessor_id,
+            ]
+            SyncRun.objects.filter(pk=work.run.pk).update(positions=work.run.positions)
         work.save_counts()
         _lock_renew(work.run)
 

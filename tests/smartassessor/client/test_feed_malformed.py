@@ -51,6 +51,7 @@ def test_a_malformed_item_in_the_middle_is_handed_out_as_such_and_the_feed_goes_
         modified_at=parse_datetime("2026-11-28T10:00:02.000000Z"),
         smart_assessor_id=BAD,
         learner_id=BAD_LEARNER,
+        sent_id=BAD,
     )
     assert feed.position == malformed.position
     assert [item.smart_assessor_id for item in iterator] == [LAST, NEXT]
@@ -104,20 +105,68 @@ def test_a_malformed_smart_coach_score_is_placed_by_its_learner(http, api):
 
 
 @pytest.mark.parametrize(
-    ("broken", "message"),
+    ("broken", "error"),
     [
-        (course(BAD, 2, ModifiedAt="yesterday"), r"Items\[1\]\.ModifiedAt: expected a date-time"),
-        (course(BAD, 2, ModifiedAt=None), r"Items\[1\]\.ModifiedAt is null"),
-        (course(BAD, 2, SmartAssessorId=17), r"Items\[1\]\.SmartAssessorId: expected a string"),
-        ({"Status": "InTraining"}, r"Items\[1\]\.ModifiedAt is missing: the feed cannot go on"),
-        (["not", "an", "object"], r"Items\[1\]\.expected a JSON object"),
+        (course(BAD, 2, ModifiedAt="yesterday"), "ModifiedAt: expected a date-time"),
+        (course(BAD, 2, ModifiedAt=None), "ModifiedAt is null"),
+        (course(BAD, 2, SmartAssessorId=17), "SmartAssessorId: expected a string"),
+        ({"Status": "InTraining"}, "SmartAssessorId is missing"),
+        (["not", "an", "object"], "expected a JSON object"),
     ],
 )
-def test_an_item_without_a_usable_position_stops_the_feed(http, api, broken, message):
-    http.get(wire.API + "/learner-courses", json=wire.page([course(FIRST, 1), broken]))
+def test_an_item_without_a_usable_position_is_skipped_and_the_feed_goes_on(
+    http, api, broken, error
+):
+    http.get(
+        wire.API + "/learner-courses",
+        json=wire.page([course(FIRST, 1), broken, course(LAST, 3)], page_size=3),
+        match=[after(None, None, page_size=3)],
+    )
+    http.get(
+        wire.API + "/learner-courses",
+        json=wire.page([course(NEXT, 4)], page_size=3, total=1),
+        match=[after("2026-11-28T10:00:03.000000Z", LAST, page_size=3)],
+    )
 
-    with pytest.raises(ProtocolError, match=message):
-        list(api.learner_course_feed())
+    feed = api.learner_course_feed(page_size=3)
+    items = list(feed)
+
+    kinds = [LearnerCourse, MalformedItem, LearnerCourse, LearnerCourse]
+    assert [type(item) for item in items] == kinds
+    assert items[1].position is None and error in items[1].error and items[1].raw == broken
+    assert feed.position.smart_assessor_id == NEXT
+
+
+def test_a_page_ending_in_unplaceable_items_continues_after_its_last_placeable_one(http, api):
+    http.get(
+        wire.API + "/learner-courses",
+        json=wire.page([course(FIRST, 1), course(BAD, 2, ModifiedAt="soon")], page_size=2),
+        match=[after(None, None, page_size=2)],
+    )
+    http.get(
+        wire.API + "/learner-courses",
+        json=wire.page([course(LAST, 3)], page_size=2, total=1),
+        match=[after("2026-11-28T10:00:01.000000Z", FIRST, page_size=2)],
+    )
+
+    feed = api.learner_course_feed(page_size=2)
+    items = list(feed)
+
+    assert [type(item) for item in items] == [LearnerCourse, MalformedItem, LearnerCourse]
+    assert items[1].sent_id == BAD and feed.position.smart_assessor_id == LAST
+
+
+def test_a_full_page_of_unplaceable_items_stops_the_feed(http, api):
+    http.get(
+        wire.API + "/learner-courses",
+        json=wire.page(
+            [course(FIRST, 1, ModifiedAt="soon"), course(BAD, 2, SmartAssessorId=9)], page_size=2
+        ),
+    )
+
+    with pytest.raises(ProtocolError, match="none of which has a readable ModifiedAt and id"):
+        list(api.learner_course_feed(page_size=2))
+    assert len([c for c in http.calls if "learner-courses" in c.request.url]) == 1
 
 
 @pytest.mark.parametrize(
