@@ -37,3 +37,13 @@ def smart_assessor_errors(*, prefix: str = "", not_found: str = "") -> Iterator[
         raise SmartAssessorNotFound(not_found or f"{prefix}{exc}") from exc
     except SmartAssessorError as exc:
         raise SmartAssessorRefused(f"{prefix}{exc}") from exc
+
+
+# How much of an unexpected error's own text is kept on a row for people.
+UNEXPECTED_DETAIL_LENGTH = 300
+
+
+def unexpected_error_text(exc: BaseException) -> str:
+    """An unexpected error in words a person can pass on to support, without a traceback."""
+    detail = str(exc)[:UNEXPECTED_DETAIL_LENGTH]
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -352,7 +352,7 @@ def _finish_failed(
 def _schedule_retry(enrolment: Enrolment, message: str, *, unexpected: str = "") -> None:
     """Another attempt after the delay for this one, or Failed after the last attempt.
     ``unexpected`` names the exception when the attempt was stopped by one."""
-    attempts = Enrolment.objects.values_list("attempts", flat=True).get(pk=enrolment.pk)
+    attempts = enrolment.attempts  # this attempt's number, counted by its claim
     delays = django_settings.SMARTASSESSOR_RETRY_DELAYS
     what = f"An unexpected error stopped the enrolment ({unexpected})"
     if attempts > len(delays):
@@ -391,7 +391,7 @@ def _wait_while_busy(enrolment: Enrolment, exc: RateLimited) -> None:
     """SA answered 429 (busy, try later): wait as long as it asks, without using an attempt,
     until BUSY_LIMIT has passed since its first such answer."""
     now = timezone.now()
-    busy_since = Enrolment.objects.values_list("busy_since", flat=True).get(pk=enrolment.pk) or now
+    busy_since = enrolment.busy_since or now  # as the claim read it
     if now - busy_since >= BUSY_LIMIT:
         minutes = max(1, round((now - busy_since).total_seconds() / 60))
         _finish_failed(

@@ -16,7 +16,7 @@ from picsweb.task_queue import queue_on_commit
 from ..audit import Actor, actor_user, audit_record
 from ..client import EventType, Page, RateLimited, SmartAssessorError, Transient
 from ..connection import client_from_settings
-from ..errors import smart_assessor_errors
+from ..errors import smart_assessor_errors, unexpected_error_text
 from ..linked_records import LinkedRecordKind, Owner
 from ..models import LinkRefresh, QualificationLink, ReviewTypeMapping
 from ..selectors.links import sa_link_taken
@@ -36,7 +36,6 @@ LEASE = dt.timedelta(minutes=2)
 # A queued refresh no worker has taken is sent again after this; after the longer wait it fails.
 REQUEUE_AFTER = dt.timedelta(minutes=1)
 GIVE_UP_AFTER = dt.timedelta(minutes=30)
-ERROR_LENGTH = 300
 
 
 def link_refresh_request(*, actor: Actor) -> LinkRefresh:
@@ -112,12 +111,6 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
-def _unexpected(exc: Exception) -> str:
-    """An unexpected error in words a person can pass on, without a traceback."""
-    detail = str(exc)[:ERROR_LENGTH]
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-
-
 class TryAgainLater(Exception):
     """Smart Assessor could not be reached, or the attempt stopped on an unexpected error; the
     refresh is queued again, to be run after ``countdown`` seconds."""
@@ -175,7 +168,7 @@ def qualification_links_refresh(*, refresh: LinkRefresh, last_try: bool = True) 
             logger.exception("Link refresh %s stopped on an unexpected error", refresh.pk)
             return _attempt_failed(
                 claim,
-                f"The refresh stopped on an unexpected error ({_unexpected(exc)}).",
+                f"The refresh stopped on an unexpected error ({unexpected_error_text(exc)}).",
                 last_try=last_try,
             )
     except _LeaseLost:

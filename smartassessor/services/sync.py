@@ -57,6 +57,7 @@ from ..client import (
 )
 from ..client import types as sa
 from ..connection import client_from_settings
+from ..errors import unexpected_error_text
 from ..heartbeat import heartbeat
 from ..models import (
     CourseEnrolment,
@@ -104,7 +105,6 @@ RETRY_AFTER = dt.timedelta(seconds=30)
 GIVE_UP_AFTER = dt.timedelta(minutes=30)
 # An approved held run waits for the lock at most this long, then is held again.
 APPROVAL_WAITS = dt.timedelta(hours=2)
-ERROR_LENGTH = 300
 
 FEED_LEARNERS = "learners"
 FEED_COURSES = "learner_courses"
@@ -1165,12 +1165,6 @@ def _finish(run: SyncRun, state: str, error: str = "") -> SyncRun:
     return run
 
 
-def _unexpected(exc: BaseException) -> str:
-    """An unexpected error in words a person can pass on to support, without a traceback."""
-    detail = str(exc)[:ERROR_LENGTH]
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-
-
 def _failure_message(exc: Exception) -> str:
     if isinstance(exc, ApplicationError):
         return exc.message
@@ -1182,8 +1176,8 @@ def _failure_message(exc: Exception) -> str:
             "good point."
         )
     return (
-        f"The run stopped on an unexpected error ({_unexpected(exc)}). Nothing after this "
-        "point was read; the next run catches up from the last good point. If it happens "
+        f"The run stopped on an unexpected error ({unexpected_error_text(exc)}). Nothing after "
+        "this point was read; the next run catches up from the last good point. If it happens "
         "again, tell support."
     )
 
@@ -1342,7 +1336,7 @@ def sync_run_apply_held(*, run_id: int) -> SyncRun | None:
             logger.exception("Applying held run %s stopped on an unexpected error", run.pk)
             error = (
                 "Applying the approved changes stopped on an unexpected error "
-                f"({_unexpected(exc)})."
+                f"({unexpected_error_text(exc)})."
             )
         else:
             error = ""
@@ -1434,7 +1428,7 @@ def _refresh_stopped(run: SyncRun, exc: Exception, *, retry: bool) -> SyncRun:
     """An attempt that stopped on an unexpected error: queued again for the sweeper to send
     after a short wait, or failed after the last attempt."""
     attempts = SyncRun.objects.values_list("attempts", flat=True).get(pk=run.pk)
-    reason = f"The refresh stopped on an unexpected error ({_unexpected(exc)})."
+    reason = f"The refresh stopped on an unexpected error ({unexpected_error_text(exc)})."
     if not retry or attempts >= LEARNER_REFRESH_ATTEMPTS:
         return _finish(
             run,
