@@ -71,8 +71,33 @@ class IntegrationSettings(models.Model):
         "safety-hold threshold (%)",
         default=20,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="A daily run that would change the details of more than this share of the "
-        "learners in its scope stops for approval.",
+        help_text="A run that would change the details of more than this share of the "
+        "learners in its scope stops for approval, with nothing written.",
+    )
+    backwards_hold_percent = models.PositiveSmallIntegerField(
+        "backwards safety-hold threshold (%)",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="A run that would move more than this share of the enrolled qualifications "
+        "backwards (progress down 10 points or more, or to Withdrawn or Not started) stops for "
+        "approval, with nothing written.",
+    )
+    delta_sync_minutes = models.PositiveSmallIntegerField(
+        "delta synchronisation every (minutes)",
+        default=15,
+        validators=[MaxValueValidator(1440)],
+        help_text="Between the daily runs, read only what changed in Smart Assessor this often. "
+        "0 turns delta runs off.",
+    )
+    read_mode = models.CharField(
+        "how to read Smart Assessor",
+        max_length=10,
+        choices=[
+            ("auto", "Change feeds where Smart Assessor has them, else full lists"),
+            ("feeds", "Change feeds only"),
+            ("lists", "Full lists (a Smart Assessor without change feeds)"),
+        ],
+        default="auto",
     )
     connect_timeout = models.FloatField(
         "connect timeout (s)",
@@ -416,6 +441,8 @@ class SyncRun(models.Model):
     class Trigger(models.TextChoices):
         DAILY = "daily", "Daily"
         MANUAL = "manual", "Started by hand"
+        DELTA = "delta", "Delta"
+        DRY_RUN = "dry_run", "Dry run"
         LEARNER = "learner", "Refresh with Smart Assessor"
 
     trigger = models.CharField(max_length=10, choices=Trigger)
@@ -448,6 +475,17 @@ class SyncRun(models.Model):
         default=0, help_text="Sessions skipped because their event type has no mapping."
     )
     unmapped_codes = models.JSONField(default=list, blank=True)
+    qualifications_backwards = models.PositiveIntegerField(
+        default=0,
+        help_text="Enrolled qualifications the plan moves backwards (progress down 10 points or "
+        "more, or to Withdrawn or Not started).",
+    )
+    deltas_skipped = models.PositiveIntegerField(
+        default=0, help_text="Delta runs that found this run going and did not start."
+    )
+    read_mode = models.CharField(
+        max_length=10, blank=True, help_text="How Smart Assessor was read: feeds or lists."
+    )
     error_count = models.PositiveIntegerField(
         "errors", default=0, help_text="Learners, officers and records the run skipped."
     )
@@ -530,8 +568,9 @@ class SyncError(models.Model):
 class SyncChange(models.Model):
     """One field a synchronisation changed, or would change (F21, F25).
 
-    Detail changes (F17, F18) are stored first with ``applied`` False and applied afterwards,
-    so a held run keeps exactly what it would change until an admin approves or discards it.
+    Every run stores its plan first, as rows with ``applied`` False (F25): a held run keeps
+    exactly what it would write until an admin approves or discards it, and a dry run shows it.
+    Applied, the rows are the history (F21).
     """
 
     class Target(models.TextChoices):
@@ -564,6 +603,16 @@ class SyncChange(models.Model):
     old_value = models.TextField(blank=True)
     new_value = models.TextField(blank=True)
     value = models.JSONField(null=True, blank=True, help_text="The MIS value to write or send.")
+    record_id = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The row written: a qualification or review; empty for a new one.",
+    )
+    in_history = models.BooleanField(
+        default=True,
+        help_text="False for a write no person needs to see (the timeline's daily creep): "
+        "applied with the plan, then dropped.",
+    )
     applied = models.BooleanField(default=True)
     at = models.DateTimeField(auto_now_add=True)
 

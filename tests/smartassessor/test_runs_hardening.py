@@ -21,7 +21,8 @@ from smartassessor.models import (
     SyncLock,
     SyncRun,
 )
-from smartassessor.services import links, sync
+from smartassessor.services import links
+from smartassessor.services.sync import engine as sync
 from tests.factories import LearnerFactory, QualificationFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from smartassessor.models import (
     SyncRun,
     SyncWatermark,
 )
-from smartassessor.services import sync
+from smartassessor.services.sync import engine as sync
 
 from .sync_helpers import (
     BUSINESS_ADMIN,

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from smartassessor.models import SyncLock, SyncRun
-from smartassessor.services import sync
+from smartassessor.services.sync import engine as sync
 
 from .sync_helpers import enrolled_learner
 

@@ -12,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 from smartassessor.client import LearnerChanges
 from smartassessor.models import SyncRun
 from smartassessor.services import sync
+from smartassessor.services.sync import engine
 
 from .sync_helpers import client, enrolled_learner, sa_id, set_settings
 
@@ -80,7 +81,7 @@ def test_sync_command_runs_a_daily_run_and_says_why_it_did_not(sa_sandbox):
     assert "Succeeded" in out.getvalue() and "qualifications updated: 1" in out.getvalue()
 
     holder = SyncRun.objects.create(trigger=SyncRun.Trigger.DAILY, state=SyncRun.State.RUNNING)
-    sync._lock_acquire(holder)
+    engine._lock_acquire(holder)
     with pytest.raises(CommandError, match="still running"):
         call_command("smartassessor", "sync", stdout=io.StringIO())
 

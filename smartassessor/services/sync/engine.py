@@ -42,9 +42,9 @@ from learners.models import (
 from picsweb.errors import ApplicationError
 from picsweb.task_queue import queue_on_commit
 
-from .. import mapping
-from ..audit import Actor
-from ..client import (
+from ... import mapping
+from ...audit import Actor
+from ...client import (
     AssessorInput,
     Forbidden,
     LearnerChanges,
@@ -55,11 +55,11 @@ from ..client import (
     SmartAssessorError,
     ValidationFailed,
 )
-from ..client import types as sa
-from ..connection import client_from_settings
-from ..errors import unexpected_error_text
-from ..heartbeat import heartbeat
-from ..models import (
+from ...client import types as sa
+from ...connection import client_from_settings
+from ...errors import unexpected_error_text
+from ...heartbeat import heartbeat
+from ...models import (
     CourseEnrolment,
     DemographicsMode,
     Enrolment,
@@ -74,7 +74,7 @@ from ..models import (
     SyncRun,
     SyncWatermark,
 )
-from . import enrolment_steps
+from .. import enrolment_steps
 
 logger = logging.getLogger(__name__)
 
@@ -1267,7 +1267,7 @@ def sync_run_discard(*, run: SyncRun, actor: Actor) -> SyncRun:
 
 
 def _approval_send(run_id: int) -> None:
-    from ..tasks import apply_held_run
+    from ...tasks import apply_held_run
 
     SyncRun.objects.filter(pk=run_id).update(lease_until=timezone.now() + REQUEUE_AFTER * 5)
     queue_on_commit(apply_held_run, run_id)
@@ -1377,7 +1377,7 @@ def _current_enrolment(learner: Learner) -> Enrolment:
 
 def learner_refresh_request(*, learner: Learner, actor: Actor) -> tuple[SyncRun, bool]:
     """Store a refresh of one learner and queue it; a refresh already waiting is returned."""
-    from ..tasks import refresh_learner
+    from ...tasks import refresh_learner
 
     _current_enrolment(learner)
     with transaction.atomic():
@@ -1495,7 +1495,7 @@ def _refreshes_sweep(now: dt.datetime) -> int:
     """Learners' refreshes: fail those that cannot finish (no worker took them for too long,
     or a worker stopped on each attempt), take back those whose worker died, and send again
     those whose task was lost or whose retry is due."""
-    from ..tasks import refresh_learner
+    from ...tasks import refresh_learner
 
     refreshes = SyncRun.objects.filter(trigger=SyncRun.Trigger.LEARNER)
     queued, running = SyncRun.State.QUEUED, SyncRun.State.RUNNING
@@ -1603,59 +1603,3 @@ def sync_runs_sweep() -> int:
         expires_at=None
     )
     return touched + dead
-
-
-# --- The daily schedule (F13): the periodic task is the one source of truth -----------------
-
-DAILY_TASK_NAME = "Smart Assessor daily synchronisation"
-DAILY_TASK = "smartassessor.tasks.sync_daily"
-SCHEDULE_TIMEZONE = "Europe/London"
-
-
-def _daily_task() -> Any:  # a PeriodicTask or None (django-celery-beat has no types)
-    from django_celery_beat.models import PeriodicTask
-
-    return PeriodicTask.objects.select_related("crontab").filter(name=DAILY_TASK_NAME).first()
-
-
-def daily_sync_time_get() -> dt.time | None:
-    """The time of day the daily run starts (UK time), or None when its schedule is not a
-    single daily time (someone gave it another crontab in the admin) or it is missing."""
-    task = _daily_task()
-    crontab = task.crontab if task else None
-    if crontab is None or any(
-        value != "*" for value in (crontab.day_of_week, crontab.day_of_month, crontab.month_of_year)
-    ):
-        return None
-    try:
-        return dt.time(int(crontab.hour), int(crontab.minute))
-    except ValueError:
-        return None
-
-
-def daily_sync_time_set(*, at: dt.time) -> None:
-    """Point the daily periodic task at a schedule for that time of day, UK time."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    schedule, _ = CrontabSchedule.objects.get_or_create(
-        minute=str(at.minute),
-        hour=str(at.hour),
-        day_of_week="*",
-        day_of_month="*",
-        month_of_year="*",
-        timezone=SCHEDULE_TIMEZONE,
-    )
-    task = _daily_task()
-    if task is None:
-        PeriodicTask.objects.create(name=DAILY_TASK_NAME, task=DAILY_TASK, crontab=schedule)
-    elif (task.crontab_id, task.task, task.args, task.kwargs) != (
-        schedule.pk,
-        DAILY_TASK,
-        "[]",
-        "{}",
-    ):
-        # Only ever this one task, running the synchronisation with no arguments, whatever
-        # the row was made to say.
-        task.crontab = schedule
-        task.task, task.args, task.kwargs = DAILY_TASK, "[]", "{}"
-        task.save()

@@ -1,0 +1,48 @@
+"""Synchronisation with Smart Assessor (F13–F22, F25, F31)."""
+
+from .engine import (
+    FEED_COURSES,
+    FEED_LEARNERS,
+    FEED_SESSIONS,
+    FEED_SMART_COACH,
+    GIVE_UP_AFTER,
+    LEARNER_REFRESH_ATTEMPTS,
+    LOCK_NAME,
+    PAGE_SIZE,
+    SyncBusy,
+    learner_refresh_now,
+    learner_refresh_request,
+    learner_refresh_run,
+    sync_run_apply_held,
+    sync_run_approve,
+    sync_run_daily,
+    sync_run_discard,
+    sync_runs_sweep,
+    sync_scope,
+)
+from .schedule import DAILY_TASK, DAILY_TASK_NAME, daily_sync_time_get, daily_sync_time_set
+
+__all__ = [
+    "DAILY_TASK",
+    "DAILY_TASK_NAME",
+    "FEED_COURSES",
+    "FEED_LEARNERS",
+    "FEED_SESSIONS",
+    "FEED_SMART_COACH",
+    "GIVE_UP_AFTER",
+    "LEARNER_REFRESH_ATTEMPTS",
+    "LOCK_NAME",
+    "PAGE_SIZE",
+    "SyncBusy",
+    "daily_sync_time_get",
+    "daily_sync_time_set",
+    "learner_refresh_now",
+    "learner_refresh_request",
+    "learner_refresh_run",
+    "sync_run_apply_held",
+    "sync_run_approve",
+    "sync_run_daily",
+    "sync_run_discard",
+    "sync_runs_sweep",
+    "sync_scope",
+]
