@@ -52,6 +52,19 @@ def sync_daily() -> int:
     return sync.sync_run_daily(trigger=SyncRun.Trigger.DAILY).pk
 
 
+@shared_task(acks_late=True, soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT)
+def sync_delta() -> int | None:
+    """A delta synchronisation (F31), started by its periodic task every few minutes."""
+    run = sync.sync_run_delta()
+    return run.pk if run else None
+
+
+@shared_task(acks_late=True, soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT)
+def sync_dry_run(run_id: int) -> None:
+    """Preview the next synchronisation (F25): its plan, nothing else written."""
+    sync.dry_run_work(run_id=run_id)
+
+
 @shared_task(acks_late=True)
 def refresh_learner(run_id: int) -> None:
     sync.learner_refresh_run(run_id=run_id)

@@ -1603,3 +1603,31 @@ def sync_runs_sweep() -> int:
         expires_at=None
     )
     return touched + dead
+
+
+# --- Delta runs and dry runs (F31, F25) ------------------------------------------------------
+
+
+def sync_run_delta() -> SyncRun | None:
+    """A delta run (F31): the feeds from their watermarks, with the daily run's plan, check and
+    apply. Returns None, having counted it on the run that holds the lock, when another run is
+    going."""
+    raise NotImplementedError
+
+
+def dry_run_request(*, actor: Actor) -> SyncRun:
+    """Store a dry run ("Preview the next synchronisation") and queue it."""
+    from ...tasks import sync_dry_run
+
+    with transaction.atomic():
+        run = SyncRun.objects.create(
+            trigger=SyncRun.Trigger.DRY_RUN,
+            requested_by=actor if actor and actor.is_authenticated else None,
+        )
+        queue_on_commit(sync_dry_run, run.pk)
+    return run
+
+
+def dry_run_work(*, run_id: int) -> SyncRun | None:
+    """The work of a queued dry run: the plan built and stored, nothing else written."""
+    raise NotImplementedError
