@@ -236,7 +236,7 @@ def measure(case: str, label: str, context: dict) -> dict:
 
     sandbox, client = context["sandbox"], context["client"]
     since = {
-        name: sync.engine._watermark(name)
+        name: sync.locks.watermark(name)
         for name in (
             sync.FEED_COURSES,
             sync.FEED_SESSIONS,

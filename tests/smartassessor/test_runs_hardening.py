@@ -21,8 +21,8 @@ from smartassessor.models import (
     SyncLock,
     SyncRun,
 )
-from smartassessor.services import links
-from smartassessor.services.sync import engine as sync
+from smartassessor.services import links, sync
+from smartassessor.services.sync import locks, refresh, runs
 from tests.factories import LearnerFactory, QualificationFactory
 
 pytestmark = pytest.mark.django_db
@@ -234,17 +234,18 @@ def test_a_link_refresh_no_worker_takes_is_sent_again_then_failed(monkeypatch):
 @pytest.fixture
 def no_client(monkeypatch):
     """No call reaches Smart Assessor: the steps that would call it are replaced."""
-    monkeypatch.setattr(sync, "client_from_settings", lambda: object())
+    monkeypatch.setattr(runs, "client_from_settings", lambda: object())
+    monkeypatch.setattr(refresh, "client_from_settings", lambda: object())
 
 
 def _lock_is_free() -> bool:
     other = SyncRun.objects.create(trigger=SyncRun.Trigger.MANUAL, state=SyncRun.State.RUNNING)
-    free = sync._lock_acquire(other) is None
-    sync._lock_release(other)
+    free = locks.acquire(other) is None
+    locks.release(other)
     return free
 
 
-@pytest.mark.parametrize("step", ["_daily_work", "_watermarks_move"])
+@pytest.mark.parametrize("step", [(runs, "plan_run"), (locks, "watermarks_move")])
 @pytest.mark.parametrize("error", UNEXPECTED, ids=IDS)
 def test_a_daily_run_stopped_by_any_error_fails_with_a_message_and_frees_the_lock(
     monkeypatch, caplog, no_client, error, step
@@ -252,8 +253,8 @@ def test_a_daily_run_stopped_by_any_error_fails_with_a_message_and_frees_the_loc
     def broken(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(sync, "_daily_work", lambda work: None)
-    monkeypatch.setattr(sync, step, broken)
+    monkeypatch.setattr(runs, "plan_run", lambda work, **_: None)
+    monkeypatch.setattr(*step, broken)
 
     with caplog.at_level(logging.ERROR):
         run = sync.sync_run_daily()
@@ -265,7 +266,7 @@ def test_a_daily_run_stopped_by_any_error_fails_with_a_message_and_frees_the_loc
     assert _tracebacks(caplog) == 1
     assert _lock_is_free()
     # The next run is not refused.
-    monkeypatch.setattr(sync, step, lambda *args, **kwargs: None)
+    monkeypatch.setattr(*step, lambda *args, **kwargs: None)
     assert sync.sync_run_daily().state == SyncRun.State.SUCCEEDED
 
 
@@ -290,7 +291,7 @@ def test_a_learner_refresh_stopped_by_any_error_is_counted_and_fails_after_the_c
     def broken(work, enrolment):
         raise error
 
-    monkeypatch.setattr(sync, "_refresh_one", broken)
+    monkeypatch.setattr(refresh, "refresh_work", broken)
     run = _refresh()
     name = type(error).__name__
 
@@ -316,7 +317,7 @@ def test_a_learner_refresh_in_the_foreground_fails_at_once(monkeypatch, no_clien
     def broken(work, enrolment):
         raise KeyError("CourseId")
 
-    monkeypatch.setattr(sync, "_refresh_one", broken)
+    monkeypatch.setattr(refresh, "refresh_work", broken)
     run = _refresh()
 
     done = sync.learner_refresh_now(learner=run.learner)
@@ -330,7 +331,7 @@ def test_a_learner_refresh_whose_worker_died_is_taken_back_and_failed_after_the_
     def killed(work, enrolment):
         raise WorkerKilled
 
-    monkeypatch.setattr(sync, "_refresh_one", killed)
+    monkeypatch.setattr(refresh, "refresh_work", killed)
     sent = _sent(monkeypatch, tasks.refresh_learner)
     run = _refresh()
 
@@ -359,7 +360,7 @@ def test_a_learner_refresh_queued_again_is_sent_when_due_and_a_lost_one_ends(
     def broken(work, enrolment):
         raise KeyError("CourseId")
 
-    monkeypatch.setattr(sync, "_refresh_one", broken)
+    monkeypatch.setattr(refresh, "refresh_work", broken)
     sent = _sent(monkeypatch, tasks.refresh_learner)
     run = _refresh()
     sync.learner_refresh_run(run_id=run.pk)
@@ -425,7 +426,7 @@ def test_an_approval_made_while_the_lock_is_taken_is_applied_once_it_is_free(
 ):
     held = _held_run()
     daily = SyncRun.objects.create(trigger=SyncRun.Trigger.DAILY, state=SyncRun.State.RUNNING)
-    assert sync._lock_acquire(daily) is None
+    assert locks.acquire(daily) is None
     sent = _sent(monkeypatch, tasks.apply_held_run)
 
     sync.sync_run_approve(run=held, actor=admin_user)
@@ -436,7 +437,7 @@ def test_an_approval_made_while_the_lock_is_taken_is_applied_once_it_is_free(
     sync.sync_runs_sweep()
     assert sent == [] and SyncRun.objects.get(pk=held.pk).state == SyncRun.State.QUEUED
 
-    sync._lock_release(daily)
+    locks.release(daily)
     sync.sync_runs_sweep()
     assert sent == [held.pk]
     for pk in sent:
@@ -462,7 +463,7 @@ def test_an_error_while_applying_holds_the_run_again_with_a_message(
     def broken(work):
         raise error
 
-    monkeypatch.setattr(sync, "_apply_details", broken)
+    monkeypatch.setattr(runs, "apply_plan", broken)
     sync.sync_run_approve(run=held, actor=admin_user)
     with caplog.at_level(logging.ERROR):
         _apply(sent[0])
@@ -475,7 +476,7 @@ def test_an_error_while_applying_holds_the_run_again_with_a_message(
     assert _lock_is_free()
 
     monkeypatch.undo()
-    monkeypatch.setattr(sync, "client_from_settings", lambda: object())
+    monkeypatch.setattr(runs, "client_from_settings", lambda: object())
     sync.sync_run_approve(run=again, actor=admin_user)
     sync.sync_run_apply_held(run_id=held.pk)
     done = SyncRun.objects.get(pk=held.pk)
@@ -492,7 +493,7 @@ def test_a_run_held_again_can_be_discarded_and_its_page_says_why(
     def broken(work):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(sync, "_apply_details", broken)
+    monkeypatch.setattr(runs, "apply_plan", broken)
     sync.sync_run_approve(run=held, actor=admin_user)
     _apply(held.pk)
 
@@ -509,13 +510,13 @@ def test_an_approval_whose_worker_died_while_applying_is_held_again(
     held = _held_run()
     sent = _sent(monkeypatch, tasks.apply_held_run)
 
-    def killed(work):
+    def killed(work, **_):
         raise WorkerKilled
 
-    monkeypatch.setattr(sync, "_apply_details", killed)
+    monkeypatch.setattr(runs, "apply_plan", killed)
     sync.sync_run_approve(run=held, actor=admin_user)
     # The lock is not released by a killed worker: simulated by taking it back afterwards.
-    monkeypatch.setattr(sync, "_lock_release", lambda run: None)
+    monkeypatch.setattr(locks, "release", lambda run: None)
     with pytest.raises(WorkerKilled):
         sync.sync_run_apply_held(run_id=sent[0])
     assert SyncRun.objects.get(pk=held.pk).state == SyncRun.State.RUNNING

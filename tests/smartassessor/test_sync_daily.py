@@ -11,10 +11,12 @@ from smartassessor.models import (
     OfficerLink,
     ReviewLink,
     SyncChange,
+    SyncLock,
     SyncRun,
     SyncWatermark,
 )
-from smartassessor.services.sync import engine as sync
+from smartassessor.services import sync
+from smartassessor.services.sync import locks
 
 from .sync_helpers import (
     BUSINESS_ADMIN,
@@ -127,7 +129,7 @@ def test_an_outage_fails_the_run_and_the_next_one_catches_up(sa_sandbox):
 def test_a_second_run_does_not_start_while_one_holds_the_lock(sa_sandbox):
     enrolled_learner()
     first = SyncRun.objects.create(trigger=SyncRun.Trigger.DAILY, state=SyncRun.State.RUNNING)
-    assert sync._lock_acquire(first) is None
+    assert locks.acquire(first) is None
 
     second = sync.sync_run_daily()
 
@@ -135,14 +137,14 @@ def test_a_second_run_does_not_start_while_one_holds_the_lock(sa_sandbox):
     assert f"run {first.pk}" in second.error and "still running" in second.error
     assert not second.changes.exists()
 
-    sync._lock_release(first)
+    locks.release(first)
     assert sync.sync_run_daily().state == SyncRun.State.SUCCEEDED
 
 
 def test_a_lock_left_by_a_dead_worker_expires(sa_sandbox):
     dead = SyncRun.objects.create(trigger=SyncRun.Trigger.DAILY, state=SyncRun.State.RUNNING)
-    sync._lock_acquire(dead)
-    sync.SyncLock.objects.filter(name=sync.LOCK_NAME).update(
+    locks.acquire(dead)
+    SyncLock.objects.filter(name=sync.LOCK_NAME).update(
         expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     )
 

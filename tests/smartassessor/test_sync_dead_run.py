@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from smartassessor.models import SyncLock, SyncRun
-from smartassessor.services.sync import engine as sync
+from smartassessor.services import sync
+from smartassessor.services.sync import locks, runs
 
 from .sync_helpers import enrolled_learner
 
@@ -26,7 +27,7 @@ class WorkerKilled(BaseException):
 @pytest.fixture
 def no_client(monkeypatch):
     """No call reaches Smart Assessor: the steps that would call it are replaced."""
-    monkeypatch.setattr(sync, "client_from_settings", lambda: object())
+    monkeypatch.setattr(runs, "client_from_settings", lambda: object())
 
 
 def _later(monkeypatch, by: dt.timedelta) -> None:
@@ -41,18 +42,18 @@ def _run_now() -> SyncRun:
 def test_a_run_whose_worker_was_killed_is_closed_and_run_now_works_within_two_minutes(
     monkeypatch, no_client
 ):
-    def killed(work):
+    def killed(work, **_):
         raise WorkerKilled
 
-    monkeypatch.setattr(sync, "_daily_work", killed)
-    monkeypatch.setattr(sync, "_lock_release", lambda run: None)  # a killed worker frees nothing
+    monkeypatch.setattr(runs, "plan_run", killed)
+    monkeypatch.setattr(locks, "release", lambda run: None)  # a killed worker frees nothing
     with pytest.raises(WorkerKilled):
         _run_now()
     dead = SyncRun.objects.get()
     # The next worker is a healthy one.
     monkeypatch.undo()
-    monkeypatch.setattr(sync, "client_from_settings", lambda: object())
-    monkeypatch.setattr(sync, "_daily_work", lambda work: None)
+    monkeypatch.setattr(runs, "client_from_settings", lambda: object())
+    monkeypatch.setattr(runs, "plan_run", lambda work, **_: None)
 
     _later(monkeypatch, dt.timedelta(minutes=2))
     sync.sync_runs_sweep()
@@ -74,7 +75,7 @@ def test_a_run_whose_heartbeat_stopped_61_seconds_ago_is_closed_by_the_sweeper(n
         learners_in_scope=1500,
         learners_seen=167,
     )
-    assert sync._lock_acquire(dead) is None
+    assert locks.acquire(dead) is None
     stopped = now - dt.timedelta(seconds=61)
     SyncLock.objects.filter(name=sync.LOCK_NAME).update(expires_at=stopped)
     SyncRun.objects.filter(pk=dead.pk).update(lease_until=stopped)
@@ -98,7 +99,7 @@ def test_a_live_run_with_a_fresh_lease_is_never_closed(no_client):
         state=SyncRun.State.RUNNING,
         started_at=now - dt.timedelta(minutes=40),
     )
-    assert sync._lock_acquire(live) is None
+    assert locks.acquire(live) is None
     SyncLock.objects.filter(name=sync.LOCK_NAME).update(expires_at=now - dt.timedelta(seconds=1))
     SyncRun.objects.filter(pk=live.pk).update(lease_until=now + dt.timedelta(seconds=59))
 
@@ -112,17 +113,17 @@ def test_a_live_run_with_a_fresh_lease_is_never_closed(no_client):
 def test_the_heartbeat_keeps_the_lock_during_a_long_remote_call(monkeypatch, no_client):
     """A step longer than the lease (here 1 s) keeps the run alive: the sweeper leaves it and a
     second "run now" is refused, and the run then finishes."""
-    monkeypatch.setattr(sync, "LOCK_TTL", dt.timedelta(seconds=1))
-    monkeypatch.setattr(sync, "HEARTBEAT_SECONDS", 0.2, raising=False)
+    monkeypatch.setattr(locks, "LOCK_TTL", dt.timedelta(seconds=1))
+    monkeypatch.setattr(locks, "HEARTBEAT_SECONDS", 0.2, raising=False)
     seen = {}
 
-    def slow_call(work):
+    def slow_call(work, **_):
         time.sleep(2.5)
         seen["swept"] = sync.sync_runs_sweep()
         seen["second"] = _run_now().state
         seen["state"] = SyncRun.objects.get(pk=work.run.pk).state
 
-    monkeypatch.setattr(sync, "_daily_work", slow_call)
+    monkeypatch.setattr(runs, "plan_run", slow_call)
     run = sync.sync_run_daily()
 
     assert seen == {
@@ -137,13 +138,13 @@ def test_the_heartbeat_keeps_the_lock_during_a_long_remote_call(monkeypatch, no_
 def test_learners_seen_never_exceeds_learners_in_scope(sa_sandbox, monkeypatch):
     """A learner enrolled while the run works is read from the feeds: counted in scope too."""
     enrolled_learner()
-    daily_work = sync._daily_work
+    daily_work = runs.plan_run
 
-    def enrolled_meanwhile(work):
+    def enrolled_meanwhile(work, **kwargs):
         enrolled_learner()
-        daily_work(work)
+        daily_work(work, **kwargs)
 
-    monkeypatch.setattr(sync, "_daily_work", enrolled_meanwhile)
+    monkeypatch.setattr(runs, "plan_run", enrolled_meanwhile)
     sa_sandbox.advance(10)
 
     run = sync.sync_run_daily()

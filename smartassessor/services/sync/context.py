@@ -1,0 +1,142 @@
+"""What one run knows while it plans and applies: settings, lookups, counts and failures."""
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, TypeGuard
+
+from django.db import models
+
+from learners.models import Officer, ReviewType
+
+from ...client import SmartAssessorClient
+from ...models import (
+    Enrolment,
+    IntegrationSettings,
+    ReviewTypeMapping,
+    SyncChange,
+    SyncError,
+    SyncRun,
+)
+from .values import display, field_of
+
+logger = logging.getLogger(__name__)
+
+# Counts the run row holds that the plan and the applying add up.
+COUNTED = tuple(name for name in SyncRun.COUNTS if name not in ("learners_seen", "error_count"))
+
+
+class RunContext:
+    """One run's working state. Planning fills ``counts`` with what the plan would do (the
+    applying adds what only it knows: details pushed, courses enrolled) and the sets the checks
+    read; ``failed`` holds the enrolments skipped, with the reason."""
+
+    def __init__(
+        self,
+        run: SyncRun,
+        *,
+        client: SmartAssessorClient,
+        scope: models.QuerySet[Enrolment],
+    ):
+        self.run = run
+        # What the run counted before (a held run, applied after its approval): added to.
+        self.base = Counter({name: getattr(run, name) for name in (*COUNTED, "error_count")})
+        self.client = client
+        self.scope = scope
+        self.settings = IntegrationSettings.load()
+        self.counts: Counter[str] = Counter()
+        self.seen: set[int] = set()
+        # The learners in scope, counted when the run starts: every learner the run sees is one
+        # of them (one enrolled meanwhile is added), so "seen" never exceeds "in scope".
+        self.in_scope: set[int] | None = None
+        self.failed: dict[int, str] = {}
+        self.unmapped: set[str] = set()
+        self.notes: list[str] = []
+        # What the checks read: who would have their details changed, and which enrolled
+        # qualifications would move backwards.
+        self.detail_learners: set[int] = set()
+        self.detail_officers: set[int] = set()
+        self.backwards: set[int] = set()
+        self.review_types = {
+            row.event_type_code: row.review_type_id for row in ReviewTypeMapping.objects.all()
+        }
+        self.review_type_names = dict(ReviewType.objects.values_list("pk", "name"))
+
+    # Lookups, one query per page
+
+    def enrolments_for(self, sa_learner_ids: Iterable[str]) -> dict[str, Enrolment]:
+        ids = set(sa_learner_ids)
+        if not ids:
+            return {}
+        rows = self.scope.filter(sa_learner_id__in=ids).select_related("learner")
+        return {row.sa_learner_id: row for row in rows}
+
+    def usable(self, enrolment: Enrolment | None) -> TypeGuard[Enrolment]:
+        """True for a learner in scope that has not failed in this run."""
+        if enrolment is None or enrolment.pk in self.failed:
+            return False
+        self.seen.add(enrolment.learner_id)
+        if self.in_scope is not None:
+            self.in_scope.add(enrolment.learner_id)
+        return True
+
+    def count_scope(self) -> int:
+        self.in_scope = set(self.scope.values_list("learner_id", flat=True).distinct())
+        return len(self.in_scope)
+
+    # Failures (F22)
+
+    def fail(self, enrolment: Enrolment, message: str) -> None:
+        learner = enrolment.learner
+        logger.info("Sync run %s skipped %s: %s", self.run.pk, learner.ident, message)
+        self.failed[enrolment.pk] = message
+        SyncError.objects.create(
+            run=self.run, learner=learner, subject=str(learner)[:200], message=message
+        )
+
+    def fail_officer(self, officer: Officer, message: str) -> None:
+        logger.info("Sync run %s skipped officer %s: %s", self.run.pk, officer.pk, message)
+        self.counts["officer_errors"] += 1
+        SyncError.objects.create(run=self.run, subject=f"Officer {officer}"[:200], message=message)
+
+    def fail_record(self, subject: str, message: str) -> None:
+        """An error about a record that names no learner the run can find."""
+        logger.info("Sync run %s skipped %s: %s", self.run.pk, subject, message)
+        self.counts["record_errors"] += 1
+        SyncError.objects.create(run=self.run, subject=subject[:200], message=message)
+
+    @property
+    def error_count(self) -> int:
+        return len(self.failed) + self.counts["officer_errors"] + self.counts["record_errors"]
+
+    # Plan rows
+
+    def change(
+        self, instance: models.Model, attr: str, old: Any, new: Any, **kwargs: Any
+    ) -> SyncChange:
+        """A planned change of one field (not applied yet)."""
+        field = field_of(instance, attr)
+        return SyncChange(
+            run=self.run,
+            field=str(field.verbose_name).capitalize(),
+            attr=attr,
+            old_value=display(instance, attr, old),
+            new_value=display(instance, attr, new),
+            applied=False,
+            **kwargs,
+        )
+
+    def save_counts(self) -> None:
+        run = self.run
+        fields: dict[str, Any] = {name: self.base[name] + self.counts[name] for name in COUNTED}
+        fields["error_count"] = self.base["error_count"] + self.error_count
+        fields["learners_seen"] = max(len(self.seen), run.learners_seen)
+        if self.in_scope is not None:
+            fields["learners_in_scope"] = len(self.in_scope)
+        fields["qualifications_backwards"] = len(self.backwards)
+        fields["unmapped_codes"] = sorted(self.unmapped | set(run.unmapped_codes))
+        fields["notes"] = list(dict.fromkeys([*run.notes, *self.notes]))
+        SyncRun.objects.filter(pk=run.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(run, name, value)
+        self.notes = []

@@ -1,0 +1,482 @@
+"""Planning: Smart Assessor's records, a page at a time, turned into the writes that would make
+the MIS agree (F15–F20), stored as the run's plan (``SyncChange`` rows not applied yet).
+
+Nothing here writes to the MIS records themselves: the checks read the plan, then the applying
+writes it, or the run is held with nothing written (F25). Each handler looks up the page's local
+rows with one query and stores its plan rows in bulk."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.models import Exists, OuterRef
+
+from learners.models import (
+    LearnerQualification,
+    QualificationStatus,
+    Review,
+)
+
+from ... import mapping
+from ...client import NotFound
+from ...client import types as sa
+from ...models import (
+    CourseEnrolment,
+    DemographicsMode,
+    Enrolment,
+    OfficerLink,
+    ReviewLink,
+    SyncChange,
+)
+from .context import RunContext
+from .values import Malformed, as_json, display, from_sa
+
+WRITE_BATCH = 500
+# The daily creep of the timeline is written with the plan but is not history (F21).
+NOT_HISTORY = {"timeline_percent"}
+# A qualification moves backwards (F25) when its progress drops this far, or its status
+# becomes one of these.
+BACKWARDS_POINTS = Decimal(10)
+BACKWARDS_STATUSES = (QualificationStatus.WITHDRAWN, QualificationStatus.NOT_STARTED)
+# Plan rows that are not one field of a record: a course enrolment SA has that the MIS did not
+# record, a review to create, a qualification to enrol in SA.
+ADOPT_COURSE = "smartassessor_course"
+CREATE_REVIEW = "review"
+ENROL_COURSE = "smartassessor_courses"
+
+
+def _store(rows: list[SyncChange]) -> None:
+    SyncChange.objects.bulk_create(rows, batch_size=WRITE_BATCH)
+
+
+def _label(lq: LearnerQualification) -> str:
+    return f"{lq.qualification.reference} {lq.qualification.title}"[:300]
+
+
+# --- Progression (F15) ---------------------------------------------------------------------
+
+
+def _adoptions(
+    context: RunContext, items: list[sa.LearnerCourse], enrolments: dict[str, Enrolment]
+) -> dict[str, CourseEnrolment]:
+    """Course enrolments SA has that the MIS did not record (a learner linked by hand, F12),
+    matched to the plan entry with the same course: planned to be recorded."""
+    plan = LearnerQualification.objects.filter(
+        learner_id__in={enrolments[i.learner_smart_assessor_id].learner_id for i in items},
+        qualification__smartassessor_link__course_id__in={
+            i.course_smart_assessor_id for i in items
+        },
+    ).select_related("qualification__smartassessor_link")
+    entries = {(lq.learner_id, lq.qualification.smartassessor_link.course_id): lq for lq in plan}
+    recorded = set(
+        CourseEnrolment.objects.filter(
+            enrolment__in=[e.pk for e in enrolments.values()], learner_qualification__in=plan
+        )
+        .exclude(sa_learner_course_id="")
+        .values_list("enrolment_id", "learner_qualification_id")
+    )
+    adopted, rows = {}, []
+    for item in items:
+        enrolment = enrolments[item.learner_smart_assessor_id]
+        lq = entries.get((enrolment.learner_id, item.course_smart_assessor_id))
+        if lq is None or (enrolment.pk, lq.pk) in recorded:
+            continue
+        adopted[item.smart_assessor_id] = CourseEnrolment(
+            enrolment=enrolment,
+            learner_qualification=lq,
+            sa_learner_course_id=item.smart_assessor_id,
+        )
+        rows.append(
+            SyncChange(
+                run=context.run,
+                learner_id=enrolment.learner_id,
+                target=SyncChange.Target.QUALIFICATION,
+                record=_label(lq),
+                record_id=lq.pk,
+                field="Smart Assessor",
+                attr=ADOPT_COURSE,
+                new_value=f"Linked to its Smart Assessor course enrolment {item.smart_assessor_id}",
+                value={"enrolment": enrolment.pk, "course": item.smart_assessor_id},
+                applied=False,
+            )
+        )
+    _store(rows)
+    return adopted
+
+
+def _moves_backwards(lq: LearnerQualification, values: dict[str, Any]) -> bool:
+    status = values.get("status", lq.status)
+    if status != lq.status and status in BACKWARDS_STATUSES:
+        return True
+    progress = values.get("progress_percent", lq.progress_percent)
+    return lq.progress_percent - progress >= BACKWARDS_POINTS
+
+
+def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
+    courses = {
+        row.sa_learner_course_id: row
+        for row in CourseEnrolment.objects.filter(
+            sa_learner_course_id__in=[i.smart_assessor_id for i in items],
+            enrolment__in=context.scope,
+        ).select_related("enrolment__learner", "learner_qualification__qualification")
+    }
+    unknown = [i for i in items if i.smart_assessor_id not in courses]
+    if unknown:
+        enrolments = context.enrolments_for(i.learner_smart_assessor_id for i in unknown)
+        unknown = [i for i in unknown if i.learner_smart_assessor_id in enrolments]
+        if unknown:
+            courses |= _adoptions(context, unknown, enrolments)
+    rows, updated = [], 0
+    for item in items:
+        course = courses.get(item.smart_assessor_id)
+        if course is None or not context.usable(course.enrolment):
+            continue
+        if course.enrolment.sa_learner_id != item.learner_smart_assessor_id:
+            continue  # SA names another learner for a course enrolment we hold: not trusted
+        lq = course.learner_qualification
+        try:
+            values = {f.mis_attr: from_sa(f, item, lq) for f in mapping.PROGRESS_FIELDS}
+        except Malformed as exc:
+            context.fail(
+                course.enrolment, f"{lq.qualification.reference}: Smart Assessor sent {exc}."
+            )
+            continue
+        changed = {attr: value for attr, value in values.items() if getattr(lq, attr) != value}
+        if not changed:
+            continue
+        record = _label(lq)
+        rows += [
+            context.change(
+                lq,
+                attr,
+                getattr(lq, attr),
+                value,
+                learner_id=lq.learner_id,
+                target=SyncChange.Target.QUALIFICATION,
+                record=record,
+                record_id=lq.pk,
+                value=as_json(value),
+                in_history=attr not in NOT_HISTORY,
+            )
+            for attr, value in changed.items()
+        ]
+        if set(changed) - NOT_HISTORY:
+            updated += 1
+        if course.state == CourseEnrolment.State.ENROLLED and _moves_backwards(lq, changed):
+            context.backwards.add(lq.pk)
+    _store(rows)
+    context.counts["qualifications_updated"] += updated
+
+
+# --- Reviews (F16) --------------------------------------------------------------------------
+
+
+def _review_values(
+    context: RunContext, item: sa.Session, review: Review, officers: dict
+) -> dict[str, Any]:
+    values = {}
+    for sync_field in mapping.REVIEW_FIELDS:
+        if sync_field.mis_attr == "review_type":
+            values["review_type"] = context.review_types[item.event_type]
+        elif sync_field.mis_attr == "reviewer":
+            values["reviewer"] = officers.get(item.assessor_smart_assessor_id)
+        else:
+            values[sync_field.mis_attr] = from_sa(sync_field, item, review)
+    return values
+
+
+def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
+    enrolments = context.enrolments_for(i.learner_smart_assessor_id for i in items)
+    items = [i for i in items if i.learner_smart_assessor_id in enrolments]
+    if not items:
+        return
+    linked = {
+        link.session_id: link.review
+        for link in ReviewLink.objects.filter(
+            session_id__in=[i.smart_assessor_id for i in items]
+        ).select_related("review")
+    }
+    officer_rows = OfficerLink.objects.filter(
+        assessor_id__in={
+            i.assessor_smart_assessor_id for i in items if i.assessor_smart_assessor_id is not None
+        }
+    ).values_list("assessor_id", "officer_id", "officer__forenames", "officer__surname")
+    officers = {assessor_id: officer_id for assessor_id, officer_id, *_ in officer_rows}
+    names = {
+        ("reviewer", officer_id): f"{forenames} {surname}"
+        for _, officer_id, forenames, surname in officer_rows
+    } | {("review_type", pk): name for pk, name in context.review_type_names.items()}
+    rows: list[SyncChange] = []
+    for item in items:
+        enrolment = enrolments[item.learner_smart_assessor_id]
+        if not context.usable(enrolment):
+            continue
+        if item.event_type not in context.review_types:
+            context.unmapped.add(item.event_type)
+            context.counts["unmapped_event_types"] += 1
+            continue
+        if context.review_types[item.event_type] is None:
+            continue  # mapped to "ignore" on purpose
+        review = linked.get(item.smart_assessor_id)
+        if review is not None and review.learner_id != enrolment.learner_id:
+            continue  # SA moved a session we hold to another learner: not trusted
+        try:
+            values = _review_values(context, item, review or Review(), officers)
+        except Malformed as exc:
+            context.fail(enrolment, f"Session {item.smart_assessor_id}: Smart Assessor sent {exc}.")
+            continue
+        kind = context.review_type_names.get(values["review_type"], "Review")
+        label = f"{kind}, {display(Review, 'proposed_at', values['proposed_at'])}"
+        if review is None:
+            rows.append(
+                SyncChange(
+                    run=context.run,
+                    learner_id=enrolment.learner_id,
+                    target=SyncChange.Target.REVIEW,
+                    record=label,
+                    field="Review",
+                    attr=CREATE_REVIEW,
+                    new_value="Created from Smart Assessor",
+                    value={"session": item.smart_assessor_id}
+                    | {attr: as_json(value) for attr, value in values.items()},
+                    applied=False,
+                )
+            )
+            context.counts["reviews_created"] += 1
+            continue
+        changed = False
+        for attr, value in values.items():
+            old = getattr(review, f"{attr}_id" if attr in ("review_type", "reviewer") else attr)
+            if old == value:
+                continue
+            changed = True
+            row = context.change(
+                review,
+                attr,
+                old,
+                value,
+                learner_id=enrolment.learner_id,
+                target=SyncChange.Target.REVIEW,
+                record=label,
+                record_id=review.pk,
+                value=as_json(value),
+            )
+            if attr in ("review_type", "reviewer"):
+                # A related record: its name, not its id (a reviewer not linked here: blank).
+                row.old_value = names.get((attr, old), "")
+                row.new_value = names.get((attr, value), "")
+            rows.append(row)
+        context.counts["reviews_updated"] += changed
+    _store(rows)
+
+
+# --- Risk (F19) -----------------------------------------------------------------------------
+
+
+def plan_risk(context: RunContext, items: list[sa.SmartCoachScore]) -> None:
+    enrolments = context.enrolments_for(i.learner_smart_assessor_id for i in items)
+    (risk_field,) = mapping.RISK_FIELDS
+    rows = []
+    for item in items:
+        enrolment = enrolments.get(item.learner_smart_assessor_id)
+        if not context.usable(enrolment):
+            continue
+        learner = enrolment.learner
+        band = risk_field.from_sa(item.band)
+        if band is None:
+            context.fail(enrolment, f"Smart Coach sent the band {item.band!r}, which is not known.")
+            continue
+        if band != learner.risk_band:
+            rows.append(
+                context.change(
+                    learner,
+                    "risk_band",
+                    learner.risk_band,
+                    band,
+                    learner=learner,
+                    target=SyncChange.Target.RISK,
+                    record="Risk",
+                    value=band,
+                )
+            )
+    _store(rows)
+    context.counts["risk_updated"] += len(rows)
+
+
+# --- Learner and officer details (F17, F18) -------------------------------------------------
+
+
+def detail_fields(
+    fields: tuple[mapping.SyncField, ...], mode: str, *, gender: bool
+) -> list[mapping.SyncField]:
+    if mode == DemographicsMode.NONE:
+        return []
+    return [
+        f
+        for f in fields
+        if (gender or f.setting != mapping.GENDER_SETTING)
+        and (f.direction != mapping.TO_SA or mode == DemographicsMode.PUSH)
+    ]
+
+
+def _details(
+    context: RunContext,
+    instance: models.Model,
+    remote: Any,
+    fields: list[mapping.SyncField],
+    mode: str,
+    **change_kwargs: Any,
+) -> list[SyncChange]:
+    """The detail changes that make MIS and SA agree, in the mode's direction."""
+    rows = []
+    for sync_field in fields:
+        mis_value = getattr(instance, sync_field.mis_attr)
+        sa_value = getattr(remote, sync_field.sa_attr)
+        if mode == DemographicsMode.PUSH:
+            if sync_field.to_sa(mis_value) == sa_value:
+                continue
+            row = context.change(instance, sync_field.mis_attr, None, mis_value, **change_kwargs)
+            row.direction = SyncChange.Direction.PUSH
+            row.old_value = "" if sa_value is None else str(sa_value)
+            row.value = as_json(mis_value)
+        else:
+            value = from_sa(sync_field, remote, instance)
+            if value == mis_value:
+                continue
+            row = context.change(instance, sync_field.mis_attr, mis_value, value, **change_kwargs)
+            row.direction = SyncChange.Direction.PULL
+            row.value = as_json(value)
+        rows.append(row)
+    return rows
+
+
+def plan_learner_details(
+    context: RunContext, pairs: Iterable[tuple[Enrolment, sa.Learner]]
+) -> set[int]:
+    """Plans the learners' detail changes; returns the ids of the learners compared."""
+    settings = context.settings
+    mode = settings.learner_demographics_mode
+    fields = detail_fields(
+        mapping.LEARNER_DETAIL_FIELDS, mode, gender=settings.update_learner_gender
+    )
+    compared: set[int] = set()
+    rows: list[SyncChange] = []
+    for enrolment, remote in pairs:
+        if not fields or not context.usable(enrolment):
+            continue
+        learner = enrolment.learner
+        compared.add(learner.pk)
+        try:
+            planned = _details(
+                context,
+                learner,
+                remote,
+                fields,
+                mode,
+                learner=learner,
+                target=SyncChange.Target.LEARNER,
+                record="Learner details",
+            )
+        except Malformed as exc:
+            context.fail(enrolment, f"Smart Assessor sent {exc}.")
+            continue
+        if planned:
+            context.detail_learners.add(learner.pk)
+            rows += planned
+    _store(rows)
+    return compared
+
+
+def plan_learner_page(context: RunContext, page: list[sa.Learner]) -> set[int]:
+    """A page of SA learners compared with the MIS learners linked to them."""
+    enrolments = context.enrolments_for(item.smart_assessor_id for item in page)
+    return plan_learner_details(
+        context,
+        [(enrolments[i.smart_assessor_id], i) for i in page if i.smart_assessor_id in enrolments],
+    )
+
+
+def plan_officer_details(context: RunContext, links: Iterable[OfficerLink]) -> None:
+    settings = context.settings
+    mode = settings.officer_demographics_mode
+    fields = detail_fields(mapping.OFFICER_DETAIL_FIELDS, mode, gender=False)
+    if not fields:
+        return
+    rows: list[SyncChange] = []
+    for link in links:
+        officer = link.officer
+        try:
+            remote = context.client.assessor_get(assessor_id=link.assessor_id)
+            planned = _details(
+                context,
+                officer,
+                remote,
+                fields,
+                mode,
+                officer=officer,
+                target=SyncChange.Target.OFFICER,
+                record=f"Officer {officer}"[:300],
+            )
+        except NotFound:
+            context.fail_officer(
+                officer, f"Smart Assessor has no assessor {link.assessor_id}: check the link."
+            )
+            continue
+        except Malformed as exc:
+            context.fail_officer(officer, f"Smart Assessor sent {exc}.")
+            continue
+        if planned:
+            context.detail_officers.add(officer.pk)
+            rows += planned
+    _store(rows)
+
+
+# --- Qualifications added later (F20) -------------------------------------------------------
+
+
+def _not_enrolled() -> models.QuerySet[LearnerQualification]:
+    return LearnerQualification.objects.filter(
+        qualification__smartassessor_link__isnull=False
+    ).exclude(
+        Exists(
+            CourseEnrolment.objects.filter(
+                enrolment__learner=OuterRef("learner"),
+                enrolment__is_current=True,
+                learner_qualification=OuterRef("pk"),
+            )
+        )
+    )
+
+
+def missing_courses(scope: models.QuerySet[Enrolment]) -> models.QuerySet[Enrolment]:
+    """Enrolments with a qualification SA offers and no course enrolment for it yet."""
+    return scope.filter(Exists(_not_enrolled().filter(learner=OuterRef("learner")))).select_related(
+        "learner"
+    )
+
+
+def plan_added_courses(context: RunContext, enrolments: Iterable[Enrolment]) -> None:
+    """Qualifications added to the plan, or linked to an SA course, after enrolment: to be
+    enrolled in SA when the plan is applied."""
+    enrolments = [e for e in enrolments if context.usable(e)]
+    by_learner = {e.learner_id: e for e in enrolments}
+    rows = [
+        SyncChange(
+            run=context.run,
+            learner_id=lq.learner_id,
+            target=SyncChange.Target.QUALIFICATION,
+            record=_label(lq),
+            record_id=lq.pk,
+            field="Smart Assessor",
+            attr=ENROL_COURSE,
+            new_value="Enrolled in Smart Assessor",
+            value={"enrolment": by_learner[lq.learner_id].pk},
+            applied=False,
+        )
+        for lq in _not_enrolled()
+        .filter(learner_id__in=by_learner)
+        .select_related("qualification")
+        .order_by("learner_id", "pk")
+    ]
+    _store(rows)

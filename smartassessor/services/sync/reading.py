@@ -1,0 +1,139 @@
+"""Reading Smart Assessor: its change feeds by keyset from the watermarks, or, for a Smart
+Assessor without feeds, its full paged lists (compared with the MIS, they give the same plan).
+
+Each page is handed to a planning handler; a record SA sent malformed is logged with what SA
+sent and skipped, and the reading moves past it (F22)."""
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django.db import transaction
+
+from ...client import MalformedItem, ProtocolError
+from ...models import SyncRun
+from . import locks
+from .chunks import chunks
+from .context import RunContext
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+FEED_LEARNERS = "learners"
+FEED_COURSES = "learner_courses"
+FEED_SESSIONS = "sessions"
+FEED_SMART_COACH = "smart_coach"
+FEEDS = "feeds"
+LISTS = "lists"
+# How a feed's record is named in a run's errors, given its keyset id.
+FEED_RECORDS = {
+    FEED_LEARNERS: "Learner {}",
+    FEED_COURSES: "Learner course {}",
+    FEED_SESSIONS: "Session {}",
+    FEED_SMART_COACH: "Smart Coach score of learner {}",
+}
+FEED_NAMES = {
+    FEED_LEARNERS: "learners",
+    FEED_COURSES: "learner courses",
+    FEED_SESSIONS: "sessions",
+    FEED_SMART_COACH: "Smart Coach scores",
+}
+# How much of a malformed record's raw data a run's error shows.
+RAW_SHOWN = 500
+
+Handler = Callable[[RunContext, list[Any]], object]
+
+
+def read_mode(context: RunContext) -> str:
+    """Feeds or lists, as the settings say; "auto" asks Smart Assessor whether it has feeds."""
+    mode = context.settings.read_mode
+    if mode in (FEEDS, LISTS):
+        return mode
+    if not hasattr(context.client, "has_feeds"):  # TEMPORARY until the client's scans land
+        return FEEDS
+    return FEEDS if context.client.has_feeds() else LISTS
+
+
+def _opener(context: RunContext, name: str, mode: str) -> Callable[[], Iterable[Any]]:
+    client = context.client
+    if mode == LISTS:
+        scans: dict[str, Callable[..., Iterable[Any]]] = {
+            FEED_LEARNERS: client.learner_scan,
+            FEED_COURSES: client.learner_course_scan,
+            FEED_SESSIONS: client.session_scan,
+            FEED_SMART_COACH: client.smart_coach_scan,
+        }
+        return lambda: scans[name](page_size=PAGE_SIZE)
+    feeds: dict[str, Callable[..., Iterable[Any]]] = {
+        FEED_LEARNERS: client.learner_feed,
+        FEED_COURSES: client.learner_course_feed,
+        FEED_SESSIONS: client.session_feed,
+        FEED_SMART_COACH: client.smart_coach_feed,
+    }
+    since = locks.watermark(name)
+    return lambda: feeds[name](since=since, page_size=PAGE_SIZE)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= RAW_SHOWN else text[: RAW_SHOWN - 1] + "…"
+
+
+def _skip_malformed(context: RunContext, name: str, page: list) -> list:
+    """The page without the records Smart Assessor sent malformed, each failing its learner
+    (re-read one by one in the next runs), or logged against the run when it names no learner.
+    A malformed record of a learner outside the scope is ignored, as a good one would be."""
+    malformed = [item for item in page if isinstance(item, MalformedItem)]
+    if not malformed:
+        return page
+    enrolments = context.enrolments_for(item.learner_id for item in malformed if item.learner_id)
+    for item in malformed:
+        shown = item.smart_assessor_id if item.smart_assessor_id is not None else item.sent_id
+        subject = FEED_RECORDS[name].format(shown if shown is not None else "without an id")
+        message = (
+            f"{subject}: Smart Assessor sent it malformed ({item.error}); it was skipped. "
+            f"Smart Assessor sent: {_cut(json.dumps(item.raw, default=str))}"
+        )
+        if item.learner_id is None:
+            context.fail_record(subject, message)
+            continue
+        enrolment = enrolments.get(item.learner_id)
+        if enrolment is None:
+            logger.info("Sync run %s ignored, out of scope: %s", context.run.pk, message)
+        elif context.usable(enrolment):
+            context.fail(enrolment, message)
+    return [item for item in page if not isinstance(item, MalformedItem)]
+
+
+def read(context: RunContext, name: str, mode: str, handler: Handler) -> None:
+    """Reads one feed (or list) page by page into the plan, noting how far a feed got after
+    each page. One whose answers break the contract stops there, as an error of the run: the
+    other feeds are still read, and this one is read again from where it got to next time."""
+    try:
+        _read_pages(context, name, mode, handler)
+    except ProtocolError as exc:
+        logger.warning("Sync run %s: the %s feed stopped: %s", context.run.pk, name, exc)
+        context.fail_record(
+            f"The {FEED_NAMES[name]} feed",
+            f"Reading Smart Assessor's {FEED_NAMES[name]} stopped: {exc}. The changes after "
+            "the last page read are read again in the next run.",
+        )
+        context.save_counts()
+
+
+def _read_pages(context: RunContext, name: str, mode: str, handler: Handler) -> None:
+    run = context.run
+    records = _opener(context, name, mode)()
+    for page in pages(records):
+        with transaction.atomic():
+            handler(context, _skip_malformed(context, name, page))
+        position = getattr(records, "position", None)
+        if position is not None:  # None while nothing the feed sent could be placed
+            run.positions[name] = [position.modified_at.isoformat(), position.smart_assessor_id]
+            SyncRun.objects.filter(pk=run.pk).update(positions=run.positions)
+        context.save_counts()
+        locks.keep_alive(run)
+
+
+def pages(records: Iterable[Any]) -> Iterator[list[Any]]:
+    return chunks(records, PAGE_SIZE)

@@ -1,0 +1,74 @@
+"""Values between Smart Assessor and the MIS: checked as the MIS field holds them, and shown as
+a person reads them."""
+
+import datetime as dt
+import decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import formats, timezone
+
+from ... import mapping
+
+
+def field_of(model: models.Model | type[models.Model], attr: str) -> "models.Field[Any, Any]":
+    """A concrete field of the model (the plan names fields, never reverse relations)."""
+    field = model._meta.get_field(attr)
+    assert isinstance(field, models.Field)
+    return field
+
+
+class Malformed(Exception):
+    """Smart Assessor sent a value the MIS cannot take."""
+
+
+def display(record: models.Model | type[models.Model], attr: str, value: Any) -> str:
+    """A value as a person reads it: choice labels, UK dates, plain numbers."""
+    if value is None or value == "":
+        return ""
+    field = field_of(record, attr)
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, dt.datetime):
+        return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+    if isinstance(value, dt.date):
+        return formats.date_format(value)
+    if isinstance(value, decimal.Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
+
+
+def as_json(value: Any) -> Any:
+    """A value as a plan row stores it."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def from_json(model: type[models.Model], attr: str, value: Any) -> Any:
+    """A plan row's value as the model's field holds it."""
+    return field_of(model, attr).to_python(value)
+
+
+def checked(record: models.Model, attr: str, value: Any) -> Any:
+    """The value as the MIS field holds it; ``Malformed`` when the field would refuse it."""
+    field = field_of(record, attr)
+    if field.is_relation:
+        return value
+    try:
+        return field.clean(value, record)
+    except ValidationError as exc:
+        raise Malformed(f"{field.verbose_name} {value!r}: {' '.join(exc.messages)}") from None
+
+
+def from_sa(sync_field: mapping.SyncField, item: Any, record: models.Model) -> Any:
+    """An SA record's value of one field, converted and checked for the MIS record."""
+    raw = getattr(item, sync_field.sa_attr)
+    try:
+        value = sync_field.from_sa(raw)
+    except (KeyError, ValueError, TypeError, decimal.InvalidOperation):
+        raise Malformed(f"{sync_field.sa_field} {raw!r} is not a value the MIS knows") from None
+    return checked(record, sync_field.mis_attr, value)
