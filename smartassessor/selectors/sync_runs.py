@@ -52,8 +52,13 @@ def learner_refresh_latest_with_changes(*, learner: Learner) -> SyncRun | None:
 
 
 def learner_sync_changes(*, learner: Learner) -> QuerySet[SyncChange]:
-    """Everything synchronisation changed on the learner, newest first."""
-    return SyncChange.objects.filter(learner=learner).select_related("run").order_by("-at", "-id")
+    """Everything synchronisation changed on the learner, newest first: applied plans only (a
+    held run's or a dry run's plan changed nothing)."""
+    return (
+        SyncChange.objects.filter(learner=learner, applied=True)
+        .select_related("run")
+        .order_by("-at", "-id")
+    )
 
 
 def sync_runs_for_detail() -> QuerySet[SyncRun]:

@@ -18,6 +18,7 @@ from smartassessor.models import (
     SyncRun,
     SyncWatermark,
 )
+from smartassessor.selectors.sync_runs import learner_sync_changes
 from smartassessor.services import sync
 from smartassessor.services.sync import locks
 
@@ -154,6 +155,8 @@ def test_a_dry_run_shows_the_plan_and_writes_nothing_else(sa_sandbox, admin_user
     )
     assert planned and not SyncChange.objects.filter(run=dry, applied=True).exists()
     assert "nothing was written" in dry.notes[-1]
+    for learner in Learner.objects.all():  # a plan is not history
+        assert not learner_sync_changes(learner=learner).filter(run=dry).exists()
 
     daily = sync.sync_run_daily()
 
