@@ -16,7 +16,6 @@ from ...client import AssessorInput, LearnerChanges, NotFound, SmartAssessorErro
 from ...models import CourseEnrolment, Enrolment, ReviewLink, SyncChange
 from .. import enrolment_steps
 from . import locks
-from .chunks import chunks
 from .context import RunContext
 from .planning import ADOPT_COURSE, CREATE_REVIEW, ENROL_COURSE
 from .values import from_json
@@ -31,7 +30,15 @@ def _plan(context: RunContext) -> models.QuerySet[SyncChange]:
 
 
 def _rows(queryset: models.QuerySet[SyncChange], *fields: str) -> Iterator[list[tuple]]:
-    return chunks(queryset.values_list("id", *fields).iterator(chunk_size=CHUNK), CHUNK)
+    """The rows in order, a chunk at a time, each chunk read in full before it is written (no
+    cursor stays open across a write: on SQLite it would pin an old snapshot). The latest row
+    of a field comes last, so it wins."""
+    last = 0
+    while chunk := list(
+        queryset.filter(id__gt=last).order_by("id").values_list("id", *fields)[:CHUNK]
+    ):
+        yield chunk
+        last = chunk[-1][0]
 
 
 def refusal(exc: SmartAssessorError, what: str) -> str:
@@ -78,7 +85,6 @@ def _fields(
         _plan(context)
         .filter(target=target, direction=SyncChange.Direction.PULL)
         .exclude(attr__in=(ADOPT_COURSE, CREATE_REVIEW, ENROL_COURSE))
-        .order_by(key, "id")
     )
     for chunk in _rows(rows, key, "attr", "value", "learner_id"):
         writes: dict[int, dict[str, Any]] = defaultdict(dict)
@@ -97,7 +103,7 @@ def _fields(
 
 def _adopt_courses(context: RunContext) -> None:
     """Course enrolments SA has that the MIS did not record, recorded (the latest wins)."""
-    rows = _plan(context).filter(attr=ADOPT_COURSE).order_by("id")
+    rows = _plan(context).filter(attr=ADOPT_COURSE)
     for chunk in _rows(rows, "record_id", "value"):
         wanted = {(v["enrolment"], lq): v["course"] for _, lq, v in chunk}
         existing = {
@@ -126,7 +132,7 @@ def _adopt_courses(context: RunContext) -> None:
 def _create_reviews(context: RunContext) -> None:
     """Reviews for SA sessions the MIS does not have yet, with their links; a session that got
     its review meanwhile (read twice, or by a refresh at the same time) is not created again."""
-    rows = _plan(context).filter(attr=CREATE_REVIEW).order_by("id")
+    rows = _plan(context).filter(attr=CREATE_REVIEW)
     for chunk in _rows(rows, "learner_id", "value"):
         latest = {value["session"]: (learner_id, value) for _, learner_id, value in chunk}
         for attempt in (1, 2):
@@ -166,11 +172,7 @@ def _review(learner_id: int, value: dict[str, Any]) -> Review:
 
 def _push_learner_details(context: RunContext, unapplied: set[int]) -> None:
     fields = {f.mis_attr: f for f in mapping.LEARNER_DETAIL_FIELDS}
-    rows = (
-        _plan(context)
-        .filter(target=Target.LEARNER, direction=SyncChange.Direction.PUSH)
-        .order_by("learner_id", "id")
-    )
+    rows = _plan(context).filter(target=Target.LEARNER, direction=SyncChange.Direction.PUSH)
     skipped = _failed_learners(context)
     for chunk in _rows(rows, "learner_id", "attr", "value"):
         by_learner: dict[int, list[tuple[int, str, Any]]] = defaultdict(list)
@@ -206,7 +208,7 @@ def _push_learner_details(context: RunContext, unapplied: set[int]) -> None:
 def _officer_details(context: RunContext, unapplied: set[int]) -> None:
     rows = _plan(context).filter(target=Target.OFFICER).order_by("officer_id", "id")
     by_officer: dict[int, list[SyncChange]] = defaultdict(list)
-    for row in rows:
+    for row in list(rows):
         by_officer[row.officer_id].append(row)  # type: ignore[index]
     for officer_id, changes in by_officer.items():
         officer = Officer.objects.select_related("smartassessor_link").get(pk=officer_id)
@@ -242,7 +244,7 @@ def _enrol_courses(context: RunContext, unapplied: set[int]) -> None:
     """Qualifications added later (F20), enrolled in SA, each learner's in one go."""
     rows = _plan(context).filter(attr=ENROL_COURSE).order_by("id")
     by_enrolment: dict[int, dict[int, int]] = defaultdict(dict)
-    for row_id, lq_id, value in rows.values_list("id", "record_id", "value"):
+    for row_id, lq_id, value in list(rows.values_list("id", "record_id", "value")):
         assert lq_id is not None and isinstance(value, dict)
         by_enrolment[value["enrolment"]][lq_id] = row_id
     for enrolment_id, planned in by_enrolment.items():

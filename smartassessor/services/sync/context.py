@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any, TypeGuard
 
 from django.db import models
+from django.utils import timezone
 
 from learners.models import Officer, ReviewType
 
@@ -19,11 +20,46 @@ from ...models import (
     SyncRun,
 )
 from .values import display, field_of
+from .writes import rows_insert
 
 logger = logging.getLogger(__name__)
 
 # Counts the run row holds that the plan and the applying add up.
 COUNTED = tuple(name for name in SyncRun.COUNTS if name not in ("learners_seen", "error_count"))
+
+
+# A planned write, as stored in the plan (``SyncChange``): built as a plain dict, because a
+# run plans hundreds of thousands of them.
+PlanRow = dict[str, Any]
+PLAN_FIELDS = (
+    "learner",
+    "officer",
+    "target",
+    "direction",
+    "record",
+    "field",
+    "attr",
+    "old_value",
+    "new_value",
+    "value",
+    "record_id",
+    "in_history",
+)
+_DEFAULTS: PlanRow = {
+    "learner": None,
+    "officer": None,
+    "direction": SyncChange.Direction.PULL,
+    "old_value": "",
+    "new_value": "",
+    "value": None,
+    "record_id": None,
+    "in_history": True,
+}
+
+
+def plan_row(**values: Any) -> PlanRow:
+    """A plan row: ``learner`` and ``officer`` are ids; the rest as ``SyncChange`` names them."""
+    return _DEFAULTS | values
 
 
 class RunContext:
@@ -73,11 +109,14 @@ class RunContext:
 
     def usable(self, enrolment: Enrolment | None) -> TypeGuard[Enrolment]:
         """True for a learner in scope that has not failed in this run."""
-        if enrolment is None or enrolment.pk in self.failed:
+        return enrolment is not None and self.usable_ids(enrolment.pk, enrolment.learner_id)
+
+    def usable_ids(self, enrolment_id: int, learner_id: int) -> bool:
+        if enrolment_id in self.failed:
             return False
-        self.seen.add(enrolment.learner_id)
+        self.seen.add(learner_id)
         if self.in_scope is not None:
-            self.in_scope.add(enrolment.learner_id)
+            self.in_scope.add(learner_id)
         return True
 
     def count_scope(self) -> int:
@@ -93,6 +132,9 @@ class RunContext:
         SyncError.objects.create(
             run=self.run, learner=learner, subject=str(learner)[:200], message=message
         )
+
+    def fail_id(self, enrolment_id: int, message: str) -> None:
+        self.fail(Enrolment.objects.select_related("learner").get(pk=enrolment_id), message)
 
     def fail_officer(self, officer: Officer, message: str) -> None:
         logger.info("Sync run %s skipped officer %s: %s", self.run.pk, officer.pk, message)
@@ -112,18 +154,30 @@ class RunContext:
     # Plan rows
 
     def change(
-        self, instance: models.Model, attr: str, old: Any, new: Any, **kwargs: Any
-    ) -> SyncChange:
-        """A planned change of one field (not applied yet)."""
+        self,
+        instance: models.Model | type[models.Model],
+        attr: str,
+        old: Any,
+        new: Any,
+        **kwargs: Any,
+    ) -> PlanRow:
+        """A planned change of one field."""
         field = field_of(instance, attr)
-        return SyncChange(
-            run=self.run,
+        return plan_row(
             field=str(field.verbose_name).capitalize(),
             attr=attr,
             old_value=display(instance, attr, old),
             new_value=display(instance, attr, new),
-            applied=False,
             **kwargs,
+        )
+
+    def store(self, rows: list[PlanRow]) -> None:
+        """Adds rows to the run's plan (not applied yet), in bulk."""
+        now = timezone.now()
+        rows_insert(
+            SyncChange,
+            (*PLAN_FIELDS, "run", "applied", "at"),
+            [(*(row[name] for name in PLAN_FIELDS), self.run.pk, False, now) for row in rows],
         )
 
     def save_counts(self) -> None:

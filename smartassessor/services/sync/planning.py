@@ -5,6 +5,7 @@ Nothing here writes to the MIS records themselves: the checks read the plan, the
 writes it, or the run is held with nothing written (F25). Each handler looks up the page's local
 rows with one query and stores its plan rows in bulk."""
 
+import dataclasses
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -29,10 +30,9 @@ from ...models import (
     ReviewLink,
     SyncChange,
 )
-from .context import RunContext
+from .context import PlanRow, RunContext, plan_row
 from .values import Malformed, as_json, display, from_sa
 
-WRITE_BATCH = 500
 # The daily creep of the timeline is written with the plan but is not history (F21).
 NOT_HISTORY = {"timeline_percent"}
 # A qualification moves backwards (F25) when its progress drops this far, or its status
@@ -46,10 +46,6 @@ CREATE_REVIEW = "review"
 ENROL_COURSE = "smartassessor_courses"
 
 
-def _store(rows: list[SyncChange]) -> None:
-    SyncChange.objects.bulk_create(rows, batch_size=WRITE_BATCH)
-
-
 def _label(lq: LearnerQualification) -> str:
     return f"{lq.qualification.reference} {lq.qualification.title}"[:300]
 
@@ -57,9 +53,54 @@ def _label(lq: LearnerQualification) -> str:
 # --- Progression (F15) ---------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Course:
+    """A course enrolment the MIS holds, with its plan entry's figures, as one query reads it."""
+
+    state: str
+    enrolment_id: int
+    learner_id: int
+    sa_learner_id: str
+    lq_id: int
+    label: str
+    figures: dict[str, Any]
+
+
+_FIGURES = tuple(f.mis_attr for f in mapping.PROGRESS_FIELDS)
+_COURSE_COLUMNS = (
+    "sa_learner_course_id",
+    "state",
+    "enrolment_id",
+    "enrolment__learner_id",
+    "enrolment__sa_learner_id",
+    "learner_qualification_id",
+    "learner_qualification__qualification__reference",
+    "learner_qualification__qualification__title",
+    *(f"learner_qualification__{attr}" for attr in _FIGURES),
+)
+
+
+def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
+    rows = CourseEnrolment.objects.filter(
+        sa_learner_course_id__in=sa_ids, enrolment__in=context.scope
+    ).values_list(*_COURSE_COLUMNS)
+    courses = {}
+    for sa_id, state, enrolment_id, learner_id, sa_learner_id, lq_id, ref, title, *figures in rows:
+        courses[sa_id] = _Course(
+            state,
+            enrolment_id,
+            learner_id,
+            sa_learner_id,
+            lq_id,
+            f"{ref} {title}"[:300],
+            dict(zip(_FIGURES, figures, strict=True)),
+        )
+    return courses
+
+
 def _adoptions(
     context: RunContext, items: list[sa.LearnerCourse], enrolments: dict[str, Enrolment]
-) -> dict[str, CourseEnrolment]:
+) -> dict[str, _Course]:
     """Course enrolments SA has that the MIS did not record (a learner linked by hand, F12),
     matched to the plan entry with the same course: planned to be recorded."""
     plan = LearnerQualification.objects.filter(
@@ -82,15 +123,18 @@ def _adoptions(
         lq = entries.get((enrolment.learner_id, item.course_smart_assessor_id))
         if lq is None or (enrolment.pk, lq.pk) in recorded:
             continue
-        adopted[item.smart_assessor_id] = CourseEnrolment(
-            enrolment=enrolment,
-            learner_qualification=lq,
-            sa_learner_course_id=item.smart_assessor_id,
+        adopted[item.smart_assessor_id] = _Course(
+            "",
+            enrolment.pk,
+            enrolment.learner_id,
+            enrolment.sa_learner_id,
+            lq.pk,
+            _label(lq),
+            {attr: getattr(lq, attr) for attr in _FIGURES},
         )
         rows.append(
-            SyncChange(
-                run=context.run,
-                learner_id=enrolment.learner_id,
+            plan_row(
+                learner=enrolment.learner_id,
                 target=SyncChange.Target.QUALIFICATION,
                 record=_label(lq),
                 record_id=lq.pk,
@@ -98,29 +142,24 @@ def _adoptions(
                 attr=ADOPT_COURSE,
                 new_value=f"Linked to its Smart Assessor course enrolment {item.smart_assessor_id}",
                 value={"enrolment": enrolment.pk, "course": item.smart_assessor_id},
-                applied=False,
             )
         )
-    _store(rows)
+    context.store(rows)
     return adopted
 
 
-def _moves_backwards(lq: LearnerQualification, values: dict[str, Any]) -> bool:
-    status = values.get("status", lq.status)
-    if status != lq.status and status in BACKWARDS_STATUSES:
+def _moves_backwards(old: dict[str, Any], changed: dict[str, Any]) -> bool:
+    status = changed.get("status", old["status"])
+    if status != old["status"] and status in BACKWARDS_STATUSES:
         return True
-    progress = values.get("progress_percent", lq.progress_percent)
-    return lq.progress_percent - progress >= BACKWARDS_POINTS
+    return (
+        old["progress_percent"] - changed.get("progress_percent", old["progress_percent"])
+        >= BACKWARDS_POINTS
+    )
 
 
 def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
-    courses = {
-        row.sa_learner_course_id: row
-        for row in CourseEnrolment.objects.filter(
-            sa_learner_course_id__in=[i.smart_assessor_id for i in items],
-            enrolment__in=context.scope,
-        ).select_related("enrolment__learner", "learner_qualification__qualification")
-    }
+    courses = _courses(context, [i.smart_assessor_id for i in items])
     unknown = [i for i in items if i.smart_assessor_id not in courses]
     if unknown:
         enrolments = context.enrolments_for(i.learner_smart_assessor_id for i in unknown)
@@ -130,32 +169,34 @@ def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
     rows, updated = [], 0
     for item in items:
         course = courses.get(item.smart_assessor_id)
-        if course is None or not context.usable(course.enrolment):
+        if course is None or not context.usable_ids(course.enrolment_id, course.learner_id):
             continue
-        if course.enrolment.sa_learner_id != item.learner_smart_assessor_id:
+        if course.sa_learner_id != item.learner_smart_assessor_id:
             continue  # SA names another learner for a course enrolment we hold: not trusted
-        lq = course.learner_qualification
         try:
-            values = {f.mis_attr: from_sa(f, item, lq) for f in mapping.PROGRESS_FIELDS}
+            values = {
+                f.mis_attr: from_sa(f, item, LearnerQualification) for f in mapping.PROGRESS_FIELDS
+            }
         except Malformed as exc:
-            context.fail(
-                course.enrolment, f"{lq.qualification.reference}: Smart Assessor sent {exc}."
+            context.fail_id(
+                course.enrolment_id,
+                f"{course.label.split(' ', 1)[0]}: Smart Assessor sent {exc}.",
             )
             continue
-        changed = {attr: value for attr, value in values.items() if getattr(lq, attr) != value}
+        old = course.figures
+        changed = {attr: value for attr, value in values.items() if old[attr] != value}
         if not changed:
             continue
-        record = _label(lq)
         rows += [
             context.change(
-                lq,
+                LearnerQualification,
                 attr,
-                getattr(lq, attr),
+                old[attr],
                 value,
-                learner_id=lq.learner_id,
+                learner=course.learner_id,
                 target=SyncChange.Target.QUALIFICATION,
-                record=record,
-                record_id=lq.pk,
+                record=course.label,
+                record_id=course.lq_id,
                 value=as_json(value),
                 in_history=attr not in NOT_HISTORY,
             )
@@ -163,9 +204,9 @@ def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
         ]
         if set(changed) - NOT_HISTORY:
             updated += 1
-        if course.state == CourseEnrolment.State.ENROLLED and _moves_backwards(lq, changed):
-            context.backwards.add(lq.pk)
-    _store(rows)
+        if course.state == CourseEnrolment.State.ENROLLED and _moves_backwards(old, changed):
+            context.backwards.add(course.lq_id)
+    context.store(rows)
     context.counts["qualifications_updated"] += updated
 
 
@@ -207,7 +248,7 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
         ("reviewer", officer_id): f"{forenames} {surname}"
         for _, officer_id, forenames, surname in officer_rows
     } | {("review_type", pk): name for pk, name in context.review_type_names.items()}
-    rows: list[SyncChange] = []
+    rows: list[PlanRow] = []
     for item in items:
         enrolment = enrolments[item.learner_smart_assessor_id]
         if not context.usable(enrolment):
@@ -230,9 +271,8 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
         label = f"{kind}, {display(Review, 'proposed_at', values['proposed_at'])}"
         if review is None:
             rows.append(
-                SyncChange(
-                    run=context.run,
-                    learner_id=enrolment.learner_id,
+                plan_row(
+                    learner=enrolment.learner_id,
                     target=SyncChange.Target.REVIEW,
                     record=label,
                     field="Review",
@@ -240,7 +280,6 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
                     new_value="Created from Smart Assessor",
                     value={"session": item.smart_assessor_id}
                     | {attr: as_json(value) for attr, value in values.items()},
-                    applied=False,
                 )
             )
             context.counts["reviews_created"] += 1
@@ -256,7 +295,7 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
                 attr,
                 old,
                 value,
-                learner_id=enrolment.learner_id,
+                learner=enrolment.learner_id,
                 target=SyncChange.Target.REVIEW,
                 record=label,
                 record_id=review.pk,
@@ -264,11 +303,11 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
             )
             if attr in ("review_type", "reviewer"):
                 # A related record: its name, not its id (a reviewer not linked here: blank).
-                row.old_value = names.get((attr, old), "")
-                row.new_value = names.get((attr, value), "")
+                row["old_value"] = names.get((attr, old), "")
+                row["new_value"] = names.get((attr, value), "")
             rows.append(row)
         context.counts["reviews_updated"] += changed
-    _store(rows)
+    context.store(rows)
 
 
 # --- Risk (F19) -----------------------------------------------------------------------------
@@ -294,13 +333,13 @@ def plan_risk(context: RunContext, items: list[sa.SmartCoachScore]) -> None:
                     "risk_band",
                     learner.risk_band,
                     band,
-                    learner=learner,
+                    learner=learner.pk,
                     target=SyncChange.Target.RISK,
                     record="Risk",
                     value=band,
                 )
             )
-    _store(rows)
+    context.store(rows)
     context.counts["risk_updated"] += len(rows)
 
 
@@ -327,7 +366,7 @@ def _details(
     fields: list[mapping.SyncField],
     mode: str,
     **change_kwargs: Any,
-) -> list[SyncChange]:
+) -> list[PlanRow]:
     """The detail changes that make MIS and SA agree, in the mode's direction."""
     rows = []
     for sync_field in fields:
@@ -337,16 +376,15 @@ def _details(
             if sync_field.to_sa(mis_value) == sa_value:
                 continue
             row = context.change(instance, sync_field.mis_attr, None, mis_value, **change_kwargs)
-            row.direction = SyncChange.Direction.PUSH
-            row.old_value = "" if sa_value is None else str(sa_value)
-            row.value = as_json(mis_value)
+            row["direction"] = SyncChange.Direction.PUSH
+            row["old_value"] = "" if sa_value is None else str(sa_value)
+            row["value"] = as_json(mis_value)
         else:
             value = from_sa(sync_field, remote, instance)
             if value == mis_value:
                 continue
             row = context.change(instance, sync_field.mis_attr, mis_value, value, **change_kwargs)
-            row.direction = SyncChange.Direction.PULL
-            row.value = as_json(value)
+            row["value"] = as_json(value)
         rows.append(row)
     return rows
 
@@ -361,7 +399,7 @@ def plan_learner_details(
         mapping.LEARNER_DETAIL_FIELDS, mode, gender=settings.update_learner_gender
     )
     compared: set[int] = set()
-    rows: list[SyncChange] = []
+    rows: list[PlanRow] = []
     for enrolment, remote in pairs:
         if not fields or not context.usable(enrolment):
             continue
@@ -374,7 +412,7 @@ def plan_learner_details(
                 remote,
                 fields,
                 mode,
-                learner=learner,
+                learner=learner.pk,
                 target=SyncChange.Target.LEARNER,
                 record="Learner details",
             )
@@ -384,7 +422,7 @@ def plan_learner_details(
         if planned:
             context.detail_learners.add(learner.pk)
             rows += planned
-    _store(rows)
+    context.store(rows)
     return compared
 
 
@@ -403,7 +441,7 @@ def plan_officer_details(context: RunContext, links: Iterable[OfficerLink]) -> N
     fields = detail_fields(mapping.OFFICER_DETAIL_FIELDS, mode, gender=False)
     if not fields:
         return
-    rows: list[SyncChange] = []
+    rows: list[PlanRow] = []
     for link in links:
         officer = link.officer
         try:
@@ -414,7 +452,7 @@ def plan_officer_details(context: RunContext, links: Iterable[OfficerLink]) -> N
                 remote,
                 fields,
                 mode,
-                officer=officer,
+                officer=officer.pk,
                 target=SyncChange.Target.OFFICER,
                 record=f"Officer {officer}"[:300],
             )
@@ -429,7 +467,7 @@ def plan_officer_details(context: RunContext, links: Iterable[OfficerLink]) -> N
         if planned:
             context.detail_officers.add(officer.pk)
             rows += planned
-    _store(rows)
+    context.store(rows)
 
 
 # --- Qualifications added later (F20) -------------------------------------------------------
@@ -462,9 +500,8 @@ def plan_added_courses(context: RunContext, enrolments: Iterable[Enrolment]) -> 
     enrolments = [e for e in enrolments if context.usable(e)]
     by_learner = {e.learner_id: e for e in enrolments}
     rows = [
-        SyncChange(
-            run=context.run,
-            learner_id=lq.learner_id,
+        plan_row(
+            learner=lq.learner_id,
             target=SyncChange.Target.QUALIFICATION,
             record=_label(lq),
             record_id=lq.pk,
@@ -472,11 +509,10 @@ def plan_added_courses(context: RunContext, enrolments: Iterable[Enrolment]) -> 
             attr=ENROL_COURSE,
             new_value="Enrolled in Smart Assessor",
             value={"enrolment": by_learner[lq.learner_id].pk},
-            applied=False,
         )
         for lq in _not_enrolled()
         .filter(learner_id__in=by_learner)
         .select_related("qualification")
         .order_by("learner_id", "pk")
     ]
-    _store(rows)
+    context.store(rows)

@@ -125,7 +125,8 @@ def _plan_retries(context: RunContext) -> None:
     retries = SyncRetry.objects.filter(enrolment__in=context.scope).select_related(
         "enrolment__learner"
     )
-    for retry in retries.iterator(chunk_size=SWEEP_BATCH):
+    # Lists, not open cursors: a write while a SQLite cursor is open could not start.
+    for retry in list(retries):
         try:
             plan_learner(context, retry.enrolment, courses_added=False)
         except ProtocolError as exc:
@@ -143,7 +144,7 @@ def _plan_edited_learners(context: RunContext, compared: set[int]) -> None:
     edited = context.scope.select_related("learner").order_by("pk")
     if mis_since is not None:
         edited = edited.filter(learner__updated_at__gte=mis_since.modified_at)
-    for enrolment in edited.iterator(chunk_size=SWEEP_BATCH):
+    for enrolment in list(edited):
         if enrolment.learner_id in compared or enrolment.pk in context.failed:
             continue
         try:
@@ -186,9 +187,9 @@ def plan_run(context: RunContext, *, full: bool) -> None:
     if not full:
         return
     links = OfficerLink.objects.select_related("officer").order_by("pk")
-    planning.plan_officer_details(context, links.iterator(chunk_size=SWEEP_BATCH))
+    planning.plan_officer_details(context, list(links))
     missing = planning.missing_courses(context.scope).order_by("pk")
-    for batch in chunks(missing.iterator(chunk_size=SWEEP_BATCH), SWEEP_BATCH):
+    for batch in chunks(list(missing), SWEEP_BATCH):
         planning.plan_added_courses(context, batch)
         locks.keep_alive(run)
     assert run.started_at is not None

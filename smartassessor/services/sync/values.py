@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import formats, timezone
+from django.utils import timezone
 
 from ... import mapping
 
@@ -31,12 +31,22 @@ def display(record: models.Model | type[models.Model], attr: str, value: Any) ->
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, dt.datetime):
-        return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+        local = timezone.localtime(value)
+        return f"{_day(local)} {local:%H:%M}"
     if isinstance(value, dt.date):
-        return formats.date_format(value)
+        return _day(value)
     if isinstance(value, decimal.Decimal):
         return f"{value.normalize():f}"
     return str(value)
+
+
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _day(value: dt.date) -> str:
+    """``1 Dec 2026``: the product's DATE_FORMAT (picsweb/formats/en_GB), written directly
+    because a run shows tens of thousands of them."""
+    return f"{value.day} {_MONTHS[value.month]} {value.year}"
 
 
 def as_json(value: Any) -> Any:
@@ -53,18 +63,20 @@ def from_json(model: type[models.Model], attr: str, value: Any) -> Any:
     return field_of(model, attr).to_python(value)
 
 
-def checked(record: models.Model, attr: str, value: Any) -> Any:
+def checked(record: models.Model | type[models.Model], attr: str, value: Any) -> Any:
     """The value as the MIS field holds it; ``Malformed`` when the field would refuse it."""
     field = field_of(record, attr)
     if field.is_relation:
         return value
     try:
-        return field.clean(value, record)
+        return field.clean(value, record if isinstance(record, models.Model) else None)
     except ValidationError as exc:
         raise Malformed(f"{field.verbose_name} {value!r}: {' '.join(exc.messages)}") from None
 
 
-def from_sa(sync_field: mapping.SyncField, item: Any, record: models.Model) -> Any:
+def from_sa(
+    sync_field: mapping.SyncField, item: Any, record: models.Model | type[models.Model]
+) -> Any:
     """An SA record's value of one field, converted and checked for the MIS record."""
     raw = getattr(item, sync_field.sa_attr)
     try:
