@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TypeGuard
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from learners.models import Officer, ReviewType
@@ -173,11 +173,12 @@ class RunContext:
 
     def store(self, rows: list[PlanRow]) -> None:
         """Adds rows to the run's plan (not applied yet), in bulk."""
-        now = timezone.now()
+        now = field_of(SyncChange, "at").get_db_prep_save(timezone.now(), connection)
         rows_insert(
             SyncChange,
             (*PLAN_FIELDS, "run", "applied", "at"),
             [(*(row[name] for name in PLAN_FIELDS), self.run.pk, False, now) for row in rows],
+            prepared=("at",),
         )
 
     def save_counts(self) -> None:

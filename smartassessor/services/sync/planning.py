@@ -31,7 +31,7 @@ from ...models import (
     SyncChange,
 )
 from .context import PlanRow, RunContext, plan_row
-from .values import Malformed, as_json, display, from_sa
+from .values import Malformed, as_json, checked, converted, display, from_sa
 
 # The daily creep of the timeline is written with the plan but is not history (F21).
 NOT_HISTORY = {"timeline_percent"}
@@ -173,9 +173,14 @@ def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
             continue
         if course.sa_learner_id != item.learner_smart_assessor_id:
             continue  # SA names another learner for a course enrolment we hold: not trusted
+        old = course.figures
         try:
-            values = {
-                f.mis_attr: from_sa(f, item, LearnerQualification) for f in mapping.PROGRESS_FIELDS
+            # Only a value that differs is checked as the field would (most do not, each day).
+            values = {f.mis_attr: converted(f, item) for f in mapping.PROGRESS_FIELDS}
+            changed = {
+                attr: checked(LearnerQualification, attr, value)
+                for attr, value in values.items()
+                if old[attr] != value
             }
         except Malformed as exc:
             context.fail_id(
@@ -183,8 +188,7 @@ def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
                 f"{course.label.split(' ', 1)[0]}: Smart Assessor sent {exc}.",
             )
             continue
-        old = course.figures
-        changed = {attr: value for attr, value in values.items() if old[attr] != value}
+        changed = {attr: value for attr, value in changed.items() if old[attr] != value}
         if not changed:
             continue
         rows += [

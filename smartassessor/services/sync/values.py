@@ -74,13 +74,17 @@ def checked(record: models.Model | type[models.Model], attr: str, value: Any) ->
         raise Malformed(f"{field.verbose_name} {value!r}: {' '.join(exc.messages)}") from None
 
 
+def converted(sync_field: mapping.SyncField, item: Any) -> Any:
+    """An SA record's value of one field, converted to the MIS's terms (not checked yet)."""
+    raw = getattr(item, sync_field.sa_attr)
+    try:
+        return sync_field.from_sa(raw)
+    except (KeyError, ValueError, TypeError, decimal.InvalidOperation):
+        raise Malformed(f"{sync_field.sa_field} {raw!r} is not a value the MIS knows") from None
+
+
 def from_sa(
     sync_field: mapping.SyncField, item: Any, record: models.Model | type[models.Model]
 ) -> Any:
     """An SA record's value of one field, converted and checked for the MIS record."""
-    raw = getattr(item, sync_field.sa_attr)
-    try:
-        value = sync_field.from_sa(raw)
-    except (KeyError, ValueError, TypeError, decimal.InvalidOperation):
-        raise Malformed(f"{sync_field.sa_field} {raw!r} is not a value the MIS knows") from None
-    return checked(record, sync_field.mis_attr, value)
+    return checked(record, sync_field.mis_attr, converted(sync_field, item))

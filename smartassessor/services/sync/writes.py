@@ -36,12 +36,16 @@ _AS_THEY_ARE = {
 
 
 def _preparers(fields: list["models.Field[Any, Any]"]) -> list[Callable[[Any], Any] | None]:
-    return [
-        None
-        if field.get_internal_type() in _AS_THEY_ARE
-        else partial(field.get_db_prep_save, connection=connection)
-        for field in fields
-    ]
+    preparers: list[Callable[[Any], Any] | None] = []
+    for field in fields:
+        kind = field.get_internal_type()
+        if kind in _AS_THEY_ARE:
+            preparers.append(None)
+        elif kind == "JSONField":
+            preparers.append(partial(connection.ops.adapt_json_value, encoder=None))
+        else:
+            preparers.append(partial(field.get_db_prep_save, connection=connection))
+    return preparers
 
 
 def _prepared(preparers: list[Callable[[Any], Any] | None], values: Iterable[Any]) -> list[Any]:
@@ -86,9 +90,16 @@ def rows_update(model: type[models.Model], rows: dict[int, dict[str, Any]]) -> i
     return sum(len(pks) for pks in groups.values())
 
 
-def rows_insert(model: type[models.Model], attrs: tuple[str, ...], rows: list[tuple]) -> None:
+def rows_insert(
+    model: type[models.Model],
+    attrs: tuple[str, ...],
+    rows: list[tuple],
+    *,
+    prepared: tuple[str, ...] = (),
+) -> None:
     """Inserts rows given as tuples of the values of ``attrs`` (the other fields: defaults of
-    the database; the caller gives every field without one)."""
+    the database; the caller gives every field without one). ``prepared``: the attrs whose
+    values the caller prepared for the database already (one value shared by every row)."""
     if not rows:
         return
     fields = [field_of(model, attr) for attr in attrs]
@@ -97,7 +108,10 @@ def rows_insert(model: type[models.Model], attrs: tuple[str, ...], rows: list[tu
         connection.ops.quote_name(field.get_attname_column()[1] or attr)
         for field, attr in zip(fields, attrs, strict=True)
     )
-    preparers = _preparers(fields)
+    preparers = [
+        None if attr in prepared else preparer
+        for attr, preparer in zip(attrs, _preparers(fields), strict=True)
+    ]
     params = [_prepared(preparers, row) for row in rows]
     marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
