@@ -82,7 +82,7 @@ class Listing(Generic[T]):
             _checked_size(page, self._page_size, path=self._path)
             if page.page != number:
                 raise self._error(f"asked for page {number}, Smart Assessor sent page {page.page}")
-            if self.total_count is None:
+            if number == 1:
                 self.total_count = page.total_count
             self._check_count(page, number, read=read + len(page.items))
             last_id = self._check_order(page, number, last_id)

@@ -303,3 +303,19 @@ def test_has_feeds_does_not_trust_an_answer_that_is_not_a_page(http, api):
 
     with pytest.raises(ProtocolError, match="Items: expected a list"):
         api.has_feeds()
+
+
+def test_a_scan_read_again_checks_against_its_new_counts(http, api):
+    many = [
+        wire.learner_course(SmartAssessorId=f"{n:08d}-0000-4000-8000-000000000000")
+        for n in range(28)
+    ]
+    serve(http, "/learner-courses", [many[:2]], page_size=5, total=2)
+    serve(
+        http, "/learner-courses", [many[n : n + 5] for n in range(0, 28, 5)], page_size=5, total=28
+    )
+    scan = api.learner_course_scan(page_size=5)
+
+    assert len(list(scan)) == 2
+    assert len(list(scan)) == 28
+    assert scan.total_count == 28
