@@ -1,10 +1,15 @@
 """What the synchronisation costs at scale, measured against a local sandbox (issue 11, point 2).
 
-Run with ``.venv/bin/python bench/sync.py [--db sqlite|postgres|both] [--learners N]
-[--cases abcde]``. For each database (``both``: SQLite, then PostgreSQL, each in a process of its
-own so their memory figures stay apart) it starts its own sandbox (a free port, a temporary data
+Run with ``.venv/bin/python bench/sync.py [--db sqlite|postgres|both] [--learners N[,N...]]
+[--modes feeds,lists] [--cases abcdef] [--delta-every SECONDS]``. For each database (``both``:
+SQLite, then PostgreSQL), each number of learners and each read mode, in a process of its own so
+that their memory figures stay apart, it starts its own sandbox (a free port, a temporary data
 file) and its own database: SQLite in a temporary file, PostgreSQL in a bench database created on
-postgres://postgres@127.0.0.1:5432 and dropped at the end. Then it:
+postgres://postgres@127.0.0.1:5432 and dropped at the end.
+
+The read modes: ``feeds`` plays a Smart Assessor with change feeds (the integration's read mode
+"auto"); ``lists`` one without them (the sandbox started ``--no-feeds``, the integration's read
+mode "lists": every run reads the full lists). Then it:
 
 - bulk-seeds N learners (default 10,000) enrolled on 3 courses each in the sandbox, and the
   matching MIS learners, plans and enrolments in bulk; the integration in Pull mode, risk from
@@ -16,13 +21,18 @@ postgres://postgres@127.0.0.1:5432 and dropped at the end. Then it:
 - (c) moves it on 7 days and times the next daily run;
 - (d) changes the details (mobile) of 1 % of the learners in Smart Assessor and times the next
   daily run;
-- (e) times a daily run with nothing changed (there is no delta run yet: its JSON says
-  ``"trigger": "daily"``);
-- then refreshes the 1 % of (d) one by one (Refresh with Smart Assessor) for comparison.
+- (e) times a delta run (``sync_run_delta``) with nothing changed, ``"trigger": "delta"``;
+  while delta runs are not written yet (``NotImplementedError``) it says so and times a daily
+  run instead, and its JSON then says ``"trigger": "daily"``;
+- then refreshes the 1 % of (d) one by one (Refresh with Smart Assessor) for comparison;
+- (f) freshness: with delta runs going in a thread every ``--delta-every`` seconds (default 5;
+  a daily run while delta runs are not written), changes one learner's mobile in Smart Assessor
+  and measures ``freshness_s``, the seconds until the MIS database holds it (``null`` if it did
+  not within ``FRESHNESS_TIMEOUT_S`` plus four intervals).
 
 For each run it measures, in this process:
 
-- ``wall_s``: the wall time of ``sync_run_daily``;
+- ``wall_s``: the wall time of the run;
 - ``api_calls``: the sandbox's request count (``/_sandbox/stats``) for the run;
 - ``queries``: the database queries it made (Django's ``connection.execute_wrapper``);
 - ``rows_written``: the rows its INSERT, UPDATE and DELETE statements affected (each statement's
@@ -30,14 +40,17 @@ For each run it measures, in this process:
   run's own bookkeeping (run record, lock, watermarks) included;
 - ``history_rows``: the ``SyncChange`` rows the run created;
 - ``read_only_s``: after the run, the same four feeds re-read from the watermarks the run started
-  from, with the client only (no ORM: the queries made meanwhile are counted and printed), and
+  from (in ``lists`` mode the four full lists, with the client's scans), with the client only
+  (no ORM: the queries made meanwhile are counted and printed), and
   ``ratio`` = ``wall_s / read_only_s``;
 - ``peak_mb``: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end of the run: the peak
   resident memory of this process so far (seeding and earlier runs included), not of the run alone.
 
-It prints a human-readable line or two per run, then one JSON object per run on its own line.
-Aims of issue 11 on this machine: (b) <= 10 s and ratio <= 3 on both databases, (a) <= 30 s,
-(e) <= 0.5 s, peak memory <= 300 MB.
+Every JSON object says ``"feeds": true|false`` (the mode). The bench prints a human-readable line
+or two per run, then the peak memory of each database, mode and number of learners (so that
+"flat from 10,000 to 30,000 learners" can be read off), then one JSON object per measured run on
+its own line. Aims of issue 11 on this machine: (b) <= 10 s and ratio <= 3 on both databases,
+(a) <= 30 s, (e) <= 0.5 s, peak memory <= 300 MB and flat from 10,000 to 30,000 learners.
 """
 
 import argparse
@@ -47,6 +60,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,7 +74,10 @@ COURSES_PER_LEARNER = 3
 LATENCY_MS = 20
 BATCH = 2000
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
-CASES = "abcde"
+CASES = "abcdef"
+MODES = ("feeds", "lists")
+FRESHNESS_TIMEOUT_S = 60
+POLL_S = 0.1
 
 
 def setup_django(database_url: str) -> None:
@@ -107,11 +124,31 @@ def counted_queries():
     settle()
 
 
-def mis_from_sandbox(client) -> None:
+def readers(client, feeds: bool) -> dict:
+    """The four reads of a run, by feed name: ``open(since, page_size)`` for each, a change feed
+    from ``since`` where Smart Assessor has feeds, the full list where it has not."""
+    from smartassessor.services import sync
+
+    opened = {
+        sync.FEED_COURSES: (client.learner_course_feed, client.learner_course_scan),
+        sync.FEED_SESSIONS: (client.session_feed, client.session_scan),
+        sync.FEED_SMART_COACH: (client.smart_coach_feed, client.smart_coach_scan),
+        sync.FEED_LEARNERS: (client.learner_feed, client.learner_scan),
+    }
+    if feeds:
+        return {name: feed for name, (feed, _) in opened.items()}
+    return {
+        name: lambda since, page_size, scan=scan: scan(page_size=page_size)
+        for name, (_, scan) in opened.items()
+    }
+
+
+def mis_from_sandbox(client, feeds: bool) -> None:
     """The MIS side of the seeded learners, written in bulk, as an enrolment would leave it."""
     from learners.models import Learner, LearnerQualification, Qualification
     from smartassessor import mapping
     from smartassessor.models import CourseEnrolment, Enrolment, QualificationLink
+    from smartassessor.services import sync
 
     qualifications = {}
     for course in client.course_list(page_size=500):
@@ -129,7 +166,8 @@ def mis_from_sandbox(client) -> None:
 
     learners, enrolments = {}, {}
     batch = []
-    for remote in client.learner_feed(page_size=500):
+    read = readers(client, feeds)
+    for remote in read[sync.FEED_LEARNERS](since=None, page_size=500):
         batch.append(remote)
         if len(batch) == BATCH:
             _learners(batch, learners, enrolments, Learner, Enrolment, mapping)
@@ -137,7 +175,7 @@ def mis_from_sandbox(client) -> None:
     _learners(batch, learners, enrolments, Learner, Enrolment, mapping)
 
     plan, courses = [], []
-    for course in client.learner_course_feed(page_size=500):
+    for course in read[sync.FEED_COURSES](since=None, page_size=500):
         learner = learners[course.learner_smart_assessor_id]
         plan.append(
             LearnerQualification(
@@ -212,25 +250,98 @@ def change_in_sa(client, sa_ids: list[str], round_number: int) -> None:
         )
 
 
-def feeds_read(client, since: dict) -> float:
-    """Seconds to read the four feeds from the given positions, with the client only."""
+def reads_only(client, feeds: bool, since: dict) -> float:
+    """Seconds to read the four feeds from the given positions (or the four full lists), with
+    the client only."""
     from smartassessor.services import sync
 
-    feeds = {
-        sync.FEED_COURSES: client.learner_course_feed,
-        sync.FEED_SESSIONS: client.session_feed,
-        sync.FEED_SMART_COACH: client.smart_coach_feed,
-        sync.FEED_LEARNERS: client.learner_feed,
-    }
     started = time.perf_counter()
-    for name, open_feed in feeds.items():
-        for _ in open_feed(since=since[name], page_size=sync.PAGE_SIZE):
+    for name, read in readers(client, feeds).items():
+        for _ in read(since=since[name], page_size=sync.PAGE_SIZE):
             pass
     return time.perf_counter() - started
 
 
-def measure(case: str, label: str, context: dict) -> dict:
-    """One daily run, measured, then the same feeds re-read from where it started."""
+class DeltaRuns:
+    """Delta runs, or daily runs standing in for them (said once) while ``sync_run_delta``
+    raises ``NotImplementedError``."""
+
+    def __init__(self) -> None:
+        self.implemented = True
+
+    def __call__(self):
+        from smartassessor.services import sync
+
+        if self.implemented:
+            try:
+                return sync.sync_run_delta()
+            except NotImplementedError:
+                self.implemented = False
+                print("    (sync_run_delta is not written yet: a daily run stands in for it)")
+        return sync.sync_run_daily()
+
+
+def freshness(context: dict, enrolment, every: float) -> dict:
+    """With delta runs going in a thread every ``every`` seconds, the seconds from a change of
+    one learner's mobile in Smart Assessor until the MIS database holds it."""
+    from django.db import connection
+
+    from learners.models import Learner
+    from smartassessor.client import LearnerChanges
+
+    client, run_delta = context["client"], context["delta"]
+    stop = threading.Event()
+    runs = []
+
+    def delta_every_interval() -> None:
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                runs.append(run_delta())
+                stop.wait(max(0.0, every - (time.monotonic() - started)))
+        finally:
+            connection.close()
+
+    mobile = f"07999 {int(time.time()) % 1_000_000:06d}"
+    runner = threading.Thread(target=delta_every_interval, name="delta-runs")
+    runner.start()
+    try:
+        stop.wait(every / 2)  # the change lands somewhere between two runs
+        client.learner_update(
+            learner_id=enrolment.sa_learner_id, changes=LearnerChanges(mobile=mobile)
+        )
+        changed = time.perf_counter()
+        deadline = changed + FRESHNESS_TIMEOUT_S + 4 * every
+        seen = None
+        while time.perf_counter() < deadline:
+            if Learner.objects.filter(pk=enrolment.learner_id, mobile=mobile).exists():
+                seen = time.perf_counter() - changed
+                break
+            time.sleep(POLL_S)
+    finally:
+        stop.set()
+        runner.join()
+    states = sorted({run.state for run in runs if run is not None})
+    shown = f"{seen:.1f} s" if seen is not None else "not within the time allowed"
+    print(
+        f"(f) freshness with a delta run every {every:g} s: a mobile changed in Smart Assessor "
+        f"was in the MIS after {shown}; {len(runs)} runs meanwhile ({', '.join(states)})"
+    )
+    return {
+        "run": "f",
+        "db": context["db"],
+        "feeds": context["feeds"],
+        "trigger": "delta" if run_delta.implemented else "daily",
+        "learners": context["learners"],
+        "delta_every_s": every,
+        "freshness_s": round(seen, 2) if seen is not None else None,
+        "runs": len(runs),
+        "states": states,
+    }
+
+
+def measure(case: str, label: str, context: dict, start_run) -> dict:
+    """One run (``start_run()``), measured, then the same reads made from where it started."""
     from smartassessor.models import SyncChange
     from smartassessor.services import sync
 
@@ -247,15 +358,17 @@ def measure(case: str, label: str, context: dict) -> dict:
     sandbox.reset_stats()
     started = time.perf_counter()
     with counted_queries() as counter:
-        run = sync.sync_run_daily()
+        run = start_run()
     wall = time.perf_counter() - started
+    if run is None:
+        sys.exit(f"({case}) {label}: did not start, another run held the lock")
     calls = sandbox.stats()["Requests"]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     history = SyncChange.objects.filter(run=run).count()
 
     sandbox.reset_stats()
     with counted_queries() as read_counter:
-        read_only = feeds_read(client, since)
+        read_only = reads_only(client, context["feeds"], since)
     read_calls = sandbox.stats()["Requests"]
     print(
         f"({case}) {label}: {wall:.2f} s, {calls:,} API calls, {counter['queries']:,} DB "
@@ -269,14 +382,15 @@ def measure(case: str, label: str, context: dict) -> dict:
         f"{run.error_count} errors"
     )
     print(
-        f"    the same feeds only read: {read_only:.2f} s ({read_calls:,} API calls, "
+        f"    the same {'feeds' if context['feeds'] else 'full lists'} only read: "
+        f"{read_only:.2f} s ({read_calls:,} API calls, "
         f"{read_counter['queries']} DB queries): ratio {wall / read_only:.1f}; "
         f"peak memory so far {peak_mb:.0f} MB"
     )
     return {
         "run": case,
         "db": context["db"],
-        "feeds": True,
+        "feeds": context["feeds"],
         "trigger": run.trigger,
         "learners": context["learners"],
         "state": run.state,
@@ -291,15 +405,20 @@ def measure(case: str, label: str, context: dict) -> dict:
     }
 
 
-def run_benchmark(db: str, learners: int, cases: str, database_url: str, folder: Path) -> list:
-    sandbox_process = start_sandbox(folder / "sandbox.sqlite3", folder / "sandbox.log")
+def run_benchmark(options: argparse.Namespace, database_url: str, folder: Path) -> list:
+    sandbox_process = start_sandbox(
+        folder / "sandbox.sqlite3", folder / "sandbox.log", feeds=options.modes[0] == "feeds"
+    )
     try:
-        return _benchmark(db, learners, cases, database_url, sandbox_process)
+        return _benchmark(options, database_url, sandbox_process)
     finally:
         sandbox_process.stop()
 
 
-def _benchmark(db: str, learners: int, cases: str, database_url: str, sandbox_process) -> list:
+def _benchmark(options: argparse.Namespace, database_url: str, sandbox_process) -> list:
+    (db,), (learners,), (mode,) = options.db, options.learners, options.modes
+    feeds = mode == "feeds"
+    cases = options.cases
     base_url = sandbox_process.url
     setup_django(database_url)
     from learners.models import ReviewType
@@ -321,9 +440,10 @@ def _benchmark(db: str, learners: int, cases: str, database_url: str, sandbox_pr
     settings.requests_per_second = 100_000
     settings.learner_demographics_mode = "pull"
     settings.update_risk_from_smart_coach = True
+    settings.read_mode = "auto" if feeds else "lists"
     settings.save()
     client = client_from_settings()
-    mis_from_sandbox(client)
+    mis_from_sandbox(client, feeds)
     review_type = ReviewType.objects.create(name="Progress Review")
     for event_type in client.event_type_list():
         ReviewTypeMapping.objects.create(
@@ -334,11 +454,19 @@ def _benchmark(db: str, learners: int, cases: str, database_url: str, sandbox_pr
     # A month of progress, reviews and Smart Coach scores for the first run to bring in.
     sandbox.advance(30)
     print(
-        f"[{db}] Seeded {learners:,} learners x {COURSES_PER_LEARNER} courses in the sandbox and "
-        f"the MIS in {time.perf_counter() - started:.1f} s; latency {LATENCY_MS} ms from now on."
+        f"[{db}, {mode}] Seeded {learners:,} learners x {COURSES_PER_LEARNER} courses in the "
+        f"sandbox and the MIS in {time.perf_counter() - started:.1f} s; latency {LATENCY_MS} ms "
+        "from now on."
     )
     sandbox.faults(LatencyMs=LATENCY_MS)
-    context = {"sandbox": sandbox, "client": client, "db": db, "learners": learners}
+    context = {
+        "sandbox": sandbox,
+        "client": client,
+        "db": db,
+        "feeds": feeds,
+        "learners": learners,
+        "delta": DeltaRuns(),
+    }
     results = []
     changed = []
 
@@ -349,7 +477,8 @@ def _benchmark(db: str, learners: int, cases: str, database_url: str, sandbox_pr
         sandbox.faults(LatencyMs=LATENCY_MS)
         return outcome
 
-    for case in cases:
+    for case in cases.replace("f", ""):
+        start_run = sync.sync_run_daily
         if case == "a":
             label = "first full run"
         elif case == "b":
@@ -367,8 +496,9 @@ def _benchmark(db: str, learners: int, cases: str, database_url: str, sandbox_pr
             quietly(change_in_sa, client, changed, 1)
             label = f"daily run after the details of {len(changed):,} learners (1 %) changed"
         else:
-            label = "daily run with nothing changed (no delta run yet)"
-        results.append(measure(case, label, context))
+            start_run = context["delta"]
+            label = "delta run with nothing changed"
+        results.append(measure(case, label, context, start_run))
 
     if changed:
         quietly(change_in_sa, client, changed, 2)
@@ -386,6 +516,9 @@ def _benchmark(db: str, learners: int, cases: str, database_url: str, sandbox_pr
             f"    the same {len(changed):,} learners refreshed one by one: {wall:.2f} s, "
             f"{sandbox.stats()['Requests']:,} API calls, {counter['queries']:,} DB queries"
         )
+    if "f" in cases:
+        enrolment = Enrolment.objects.order_by("pk").first()
+        results.append(freshness(context, enrolment, options.delta_every))
     return results
 
 
@@ -414,49 +547,102 @@ def database(db: str, folder: Path):
         admin.close()
 
 
+def listed(choices=None, kind=str):
+    """An option's comma-separated values, each of ``kind`` (and one of ``choices``)."""
+
+    def comma_separated(text: str) -> list:
+        values = [kind(value.strip()) for value in text.split(",") if value]
+        wrong = [value for value in values if choices and value not in choices]
+        if not values or wrong:
+            among = f" of {', '.join(choices)}" if choices else ""
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list{among}")
+        return values
+
+    return comma_separated
+
+
+def child_command(options: argparse.Namespace, db: str, learners: int, mode: str) -> list:
+    return [
+        sys.executable,
+        __file__,
+        f"--db={db}",
+        f"--learners={learners}",
+        f"--modes={mode}",
+        f"--cases={options.cases}",
+        f"--delta-every={options.delta_every}",
+    ]
+
+
+def print_memory(results: list) -> None:
+    """The peak memory of each process (the last run's figure: the peak so far is monotonic)."""
+    peaks: dict = {}
+    for result in results:
+        if "peak_mb" in result:
+            peaks[result["db"], result["feeds"], result["learners"]] = result["peak_mb"]
+    for db, feeds in dict.fromkeys((db, feeds) for db, feeds, _ in peaks):
+        sizes = ", ".join(
+            f"{learners:,} learners {peak} MB"
+            for (d, f, learners), peak in sorted(peaks.items())
+            if (d, f) == (db, feeds)
+        )
+        print(f"Peak memory [{db}, {'feeds' if feeds else 'lists'}]: {sizes}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--learners", type=int, default=10_000)
     parser.add_argument(
-        "--cases", default=CASES, help="which runs to measure, in order (default abcde)"
+        "--learners",
+        type=listed(kind=int),
+        default=[10_000],
+        help="how many learners, or a list of sizes (10000,30000), each measured apart",
     )
-    args = parser.parse_args()
-    cases = "".join(case for case in CASES if case in args.cases)
+    parser.add_argument(
+        "--modes",
+        type=listed(MODES),
+        default=list(MODES),
+        help="feeds (change feeds), lists (a Smart Assessor without them), or both (default)",
+    )
+    parser.add_argument(
+        "--cases", default=CASES, help="which runs to measure, in order (default abcdef)"
+    )
+    parser.add_argument(
+        "--delta-every",
+        type=float,
+        default=5.0,
+        help="seconds between the delta runs of case (f) (default 5)",
+    )
+    options = parser.parse_args()
+    options.cases = "".join(case for case in CASES if case in options.cases)
+    options.db = ["sqlite", "postgres"] if options.db == "both" else [options.db]
 
-    if args.db == "both":
-        # One process per database: Django is set up once per process, and each database's
-        # peak memory is then its own.
-        lines = []
-        for db in ("sqlite", "postgres"):
+    runs = [
+        (db, learners, mode)
+        for db in options.db
+        for learners in options.learners
+        for mode in options.modes
+    ]
+    if len(runs) > 1:
+        # One process each: Django is set up once per process (and database), and each peak
+        # memory is then its own.
+        results = []
+        for db, learners, mode in runs:
             child = subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "--db",
-                    db,
-                    "--learners",
-                    str(args.learners),
-                    "--cases",
-                    cases,
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
+                child_command(options, db, learners, mode), stdout=subprocess.PIPE, text=True
             )
             for line in child.stdout:
                 if line.startswith('{"run"'):
-                    lines.append(line.rstrip("\n"))
-                else:
+                    results.append(json.loads(line))
+                elif not line.startswith("Peak memory"):
                     print(line, end="", flush=True)
             if child.wait() != 0:
-                sys.exit(f"The {db} bench failed (exit code {child.returncode}).")
-        print("\n".join(lines))
-        return
-
-    with tempfile.TemporaryDirectory(prefix="picsweb-bench-sync-") as folder:
-        folder_path = Path(folder)
-        with database(args.db, folder_path) as database_url:
-            results = run_benchmark(args.db, args.learners, cases, database_url, folder_path)
+                sys.exit(f"The {db} {mode} bench failed (exit code {child.returncode}).")
+    else:
+        with tempfile.TemporaryDirectory(prefix="picsweb-bench-sync-") as folder:
+            folder_path = Path(folder)
+            with database(options.db[0], folder_path) as database_url:
+                results = run_benchmark(options, database_url, folder_path)
+    print_memory(results)
     for result in results:
         print(json.dumps(result))
 

@@ -25,7 +25,7 @@ from .errors import (
     Transient,
     ValidationFailed,
 )
-from .paging import DEFAULT_MAX_PAGES, Feed, Listing
+from .paging import DEFAULT_MAX_PAGES, Feed, Listing, Scan
 from .ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter, default_capacity
 from .tokens import MemoryTokenStore, StoredToken, TokenStore, account_fingerprint
 from .types import (
@@ -95,6 +95,7 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "RetryPolicy",
+    "Scan",
     "Session",
     "SessionId",
     "SmartAssessorClient",

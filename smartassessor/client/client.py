@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypedDict, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -39,7 +39,7 @@ from .errors import (
     Transient,
     ValidationFailed,
 )
-from .paging import DEFAULT_MAX_PAGES, Feed, Listing
+from .paging import DEFAULT_MAX_PAGES, Feed, Listing, Scan
 from .ratelimit import LocalRateLimiter, RateLimiter
 from .tokens import (
     CredentialBody,
@@ -86,9 +86,9 @@ from .types import (
     format_datetime,
     from_wire,
     is_id,
-    parse_feed_page,
     parse_items,
     parse_page,
+    parse_tolerant_page,
     to_wire,
 )
 
@@ -109,6 +109,37 @@ class _FeedItem(Protocol):
 
 Identified = TypeVar("Identified", bound=_Resource)
 Modified = TypeVar("Modified", bound=_FeedItem)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Changing(Generic[Modified]):
+    """A list that is a change feed (§4) where Smart Assessor has feeds, and is read in full
+    (a scan) where it has not. ``key`` is the item's id field, by which a scan is ordered and
+    a feed after ``modified_at``; ``learner_key`` the one naming its learner (reported with a
+    malformed item)."""
+
+    cls: type[Modified]
+    path: str
+    key: str
+    learner_key: str
+
+    def parse(self, data: object) -> Page[Modified | MalformedItem]:
+        return parse_tolerant_page(self.cls, data, key=self.key, learner_key=self.learner_key)
+
+    def id_of(self, item: Modified) -> int | str:
+        identifier: int | str = getattr(item, self.key)
+        return identifier
+
+
+_LEARNERS = _Changing(Learner, "/learners", "smart_assessor_id", "smart_assessor_id")
+_LEARNER_COURSES = _Changing(
+    LearnerCourse, "/learner-courses", "smart_assessor_id", "learner_smart_assessor_id"
+)
+_SESSIONS = _Changing(Session, "/sessions", "smart_assessor_id", "learner_smart_assessor_id")
+# A Smart Coach score has no id of its own: it is keyed by its learner.
+_SMART_COACH = _Changing(
+    SmartCoachScore, "/smart-coach", "learner_smart_assessor_id", "learner_smart_assessor_id"
+)
 
 
 class _Where(TypedDict):
@@ -401,14 +432,11 @@ class SmartAssessorClient:
         since: FeedPosition | dt.datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[Learner]:
-        return self._feed(
-            Learner,
-            "/learners",
-            key="smart_assessor_id",
-            learner_key="smart_assessor_id",
-            since=since,
-            page_size=page_size,
-        )
+        return self._feed(_LEARNERS, since=since, page_size=page_size)
+
+    def learner_scan(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Scan[Learner]:
+        """Every learner, by ``Page``: the learner feed of a Smart Assessor without feeds."""
+        return self._scan(_LEARNERS, page_size=page_size)
 
     def learner_get(self, *, learner_id: LearnerId) -> Learner:
         return self._get(Learner, f"/learners/{_segment(learner_id)}", id_type=str)
@@ -444,14 +472,11 @@ class SmartAssessorClient:
         since: FeedPosition | dt.datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[LearnerCourse]:
-        return self._feed(
-            LearnerCourse,
-            "/learner-courses",
-            key="smart_assessor_id",
-            learner_key="learner_smart_assessor_id",
-            since=since,
-            page_size=page_size,
-        )
+        return self._feed(_LEARNER_COURSES, since=since, page_size=page_size)
+
+    def learner_course_scan(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Scan[LearnerCourse]:
+        """Every enrolment, by ``Page``: the enrolment feed of a Smart Assessor without feeds."""
+        return self._scan(_LEARNER_COURSES, page_size=page_size)
 
     # --- Sessions (§7.6) ---------------------------------------------------------------------
 
@@ -467,14 +492,11 @@ class SmartAssessorClient:
         since: FeedPosition | dt.datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[Session]:
-        return self._feed(
-            Session,
-            "/sessions",
-            key="smart_assessor_id",
-            learner_key="learner_smart_assessor_id",
-            since=since,
-            page_size=page_size,
-        )
+        return self._feed(_SESSIONS, since=since, page_size=page_size)
+
+    def session_scan(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Scan[Session]:
+        """Every session, by ``Page``: the session feed of a Smart Assessor without feeds."""
+        return self._scan(_SESSIONS, page_size=page_size)
 
     def event_type_list(self) -> tuple[EventType, ...]:
         data = self._call("GET", "/event-types")
@@ -493,15 +515,33 @@ class SmartAssessorClient:
         since: FeedPosition | dt.datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Feed[SmartCoachScore]:
-        # A Smart Coach score has no id of its own: it is keyed by its learner.
-        return self._feed(
-            SmartCoachScore,
-            "/smart-coach",
-            key="learner_smart_assessor_id",
-            learner_key="learner_smart_assessor_id",
-            since=since,
-            page_size=page_size,
-        )
+        return self._feed(_SMART_COACH, since=since, page_size=page_size)
+
+    def smart_coach_scan(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Scan[SmartCoachScore]:
+        """Every score, by ``Page`` (ordered by learner id): the Smart Coach feed of a Smart
+        Assessor without feeds. ``Forbidden`` where Smart Coach is not licensed."""
+        return self._scan(_SMART_COACH, page_size=page_size)
+
+    # --- Which way to read (§4) --------------------------------------------------------------
+
+    def has_feeds(self) -> bool:
+        """Whether this Smart Assessor offers the change feeds: one request for at most one
+        enrolment changed from now on. False when it refuses ``ModifiedSince`` as an unknown
+        query parameter (``400 unknown_field``, as a service without feeds does), True when it
+        answers with a page; any other error is raised as usual."""
+        path = _LEARNER_COURSES.path
+        params = {"ModifiedSince": format_datetime(dt.datetime.now(dt.UTC)), "PageSize": 1}
+        try:
+            data = self._call("GET", path, params=params)
+        except ValidationFailed as exc:
+            if any(
+                error.code == "unknown_field" and error.field in (None, "ModifiedSince")
+                for error in exc.errors
+            ):
+                return False
+            raise
+        self._parse("GET", path, lambda: _LEARNER_COURSES.parse(data))
+        return True
 
     # --- Shapes of calls ---------------------------------------------------------------------
 
@@ -550,16 +590,11 @@ class SmartAssessorClient:
 
     def _feed(
         self,
-        cls: type[Modified],
-        path: str,
+        changing: _Changing[Modified],
         *,
-        key: str,
-        learner_key: str,
         since: FeedPosition | dt.datetime | None,
         page_size: int,
     ) -> Feed[Modified]:
-        """``key`` is the item's field that orders the feed after ``modified_at`` (§4),
-        ``learner_key`` the one naming its learner (reported with a malformed item)."""
         _check_page_size(page_size)
 
         def fetch_page(cursor: FeedPosition | dt.datetime) -> Page[Modified | MalformedItem]:
@@ -568,15 +603,13 @@ class SmartAssessorClient:
             else:
                 params = {"ModifiedSince": format_datetime(cursor)}
             params["PageSize"] = page_size
-            data = self._call("GET", path, params=params)
-            return self._parse(
-                "GET",
-                path,
-                lambda: parse_feed_page(cls, data, key=key, learner_key=learner_key),
-            )
+            data = self._call("GET", changing.path, params=params)
+            return self._parse("GET", changing.path, lambda: changing.parse(data))
 
         def position_of(item: Modified) -> FeedPosition:
-            return FeedPosition(modified_at=item.modified_at, smart_assessor_id=getattr(item, key))
+            return FeedPosition(
+                modified_at=item.modified_at, smart_assessor_id=changing.id_of(item)
+            )
 
         return Feed(
             fetch_page=fetch_page,
@@ -584,7 +617,23 @@ class SmartAssessorClient:
             since=since,
             page_size=page_size,
             max_pages=self.max_pages,
-            path=path,
+            path=changing.path,
+        )
+
+    def _scan(self, changing: _Changing[Modified], *, page_size: int) -> Scan[Modified]:
+        _check_page_size(page_size)
+
+        def fetch_page(number: int) -> Page[Modified | MalformedItem]:
+            params = {"Page": number, "PageSize": page_size}
+            data = self._call("GET", changing.path, params=params)
+            return self._parse("GET", changing.path, lambda: changing.parse(data))
+
+        return Scan(
+            fetch_page=fetch_page,
+            id_of=changing.id_of,
+            page_size=page_size,
+            max_pages=self.max_pages,
+            path=changing.path,
         )
 
     def _parse(self, method: str, path: str, parse: Callable[[], T]) -> T:

@@ -1,8 +1,11 @@
 """Iterators over paged lists and change feeds (contract §4), one page in memory at a time.
 
-Both check that the server's answers agree with each other before their items are trusted: a
-server that ignores ``Page``, repeats a keyset position, sends more items than asked for or an
-empty page while its ``TotalCount`` says more remain breaks off the iteration with a
+A ``Listing`` reads a list by ``Page``, a ``Feed`` a change feed by keyset, and a ``Scan`` is
+a Listing of what could have been a change feed (for a Smart Assessor without feeds), as
+tolerant of a malformed item as a Feed. All check that the server's answers agree with each
+other before their items are trusted: a server that ignores ``Page``, repeats a keyset
+position, sends more items than asked for, more than its ``TotalCount`` allows, or an empty
+page while its ``TotalCount`` says more remain breaks off the iteration with a
 ``ProtocolError``. A caller that acts on a whole list (Refresh Qualification Links unlinks what
 is not in it) must never act on one that was cut short.
 """
@@ -45,8 +48,11 @@ class Listing(Generic[T]):
     """Every item of a list, fetched page by page (``Page`` = 1, 2, ...) while iterating.
 
     ``total_count`` is the server's count, known once the first page has arrived. ``id_of``
-    gives an item's id, by which the contract orders lists: a page that does not start after
-    the previous one ended is a page repeated.
+    gives an item's id, by which the contract orders lists (None for an item whose id cannot
+    be read, which is then not checked): a page that does not start after the previous one
+    ended is a page repeated. Objects created or deleted while the list is read may move its
+    TotalCount a little, not more: a list whose count jumps, or that holds more items than
+    its count allows (a page past the end must be empty), is not the list it said it was.
     """
 
     def __init__(
@@ -55,7 +61,7 @@ class Listing(Generic[T]):
         fetch_page: Callable[[int], Page[T]],
         page_size: int,
         max_pages: int = DEFAULT_MAX_PAGES,
-        id_of: Callable[[T], int | str] | None = None,
+        id_of: Callable[[T], int | str | None] | None = None,
         path: str = "",
     ):
         self._fetch_page = fetch_page
@@ -69,33 +75,17 @@ class Listing(Generic[T]):
         return ProtocolError(detail, method="GET", path=self._path)
 
     def __iter__(self) -> Iterator[T]:
-        number = 1
         read = 0
-        last_id = None
-        while True:
-            if number > self._max_pages:
-                raise self._error(f"the list did not end within {self._max_pages} pages")
+        last_id: int | str | None = None
+        for number in range(1, self._max_pages + 1):
             page = self._fetch_page(number)
             _checked_size(page, self._page_size, path=self._path)
             if page.page != number:
                 raise self._error(f"asked for page {number}, Smart Assessor sent page {page.page}")
             if number == 1:
-                self.total_count = first_count = page.total_count
-            elif abs(page.total_count - first_count) > max(
-                COUNT_DRIFT_MIN, first_count * COUNT_DRIFT_SHARE
-            ):
-                raise self._error(
-                    f"the TotalCount went from {self.total_count} to {page.total_count} "
-                    f"while the list was read (page {number})"
-                )
-            if page.items and self._id_of is not None:
-                first_id = self._id_of(page.items[0])
-                if last_id is not None and _id_order(first_id) <= _id_order(last_id):
-                    raise self._error(
-                        f"page {number} starts with {first_id!r}, which an earlier page had "
-                        "already passed: a page was sent again"
-                    )
-                last_id = self._id_of(page.items[-1])
+                self.total_count = page.total_count
+            self._check_count(page, number, read=read + len(page.items))
+            last_id = self._check_order(page, number, last_id)
             read += len(page.items)
             yield from page.items
             if len(page.items) < self._page_size:
@@ -105,7 +95,70 @@ class Listing(Generic[T]):
                         f"{len(page.items)}), but its TotalCount is {page.total_count}"
                     )
                 return
-            number += 1
+        raise self._error(f"the list did not end within {self._max_pages} pages")
+
+    def _check_count(self, page: Page[T], number: int, *, read: int) -> None:
+        assert self.total_count is not None, "set from the first page"
+        drift = max(COUNT_DRIFT_MIN, self.total_count * COUNT_DRIFT_SHARE)
+        if abs(page.total_count - self.total_count) > drift:
+            raise self._error(
+                f"the TotalCount went from {self.total_count} to {page.total_count} "
+                f"while the list was read (page {number})"
+            )
+        if read > page.total_count + drift:
+            raise self._error(
+                f"the list held {read} items by page {number}, more than its TotalCount of "
+                f"{page.total_count} allows"
+            )
+
+    def _check_order(
+        self, page: Page[T], number: int, last_id: int | str | None
+    ) -> int | str | None:
+        """The last id of this page (or of the pages before, if it has none readable)."""
+        if self._id_of is None:
+            return None
+        ids = [found for found in map(self._id_of, page.items) if found is not None]
+        if not ids:
+            return last_id
+        if last_id is not None and _id_order(ids[0]) <= _id_order(last_id):
+            raise self._error(
+                f"page {number} starts with {ids[0]!r}, which an earlier page had "
+                "already passed: a page was sent again"
+            )
+        return ids[-1]
+
+
+class Scan(Listing[T | MalformedItem]):
+    """A full read of a list that could have been a change feed, for a Smart Assessor without
+    feeds: every item, page by page, checked as a ``Listing`` is.
+
+    An item that does not have the documented shape comes out as a ``MalformedItem`` in its
+    place, as a feed's does, and the scan goes on past it (a page number, unlike a keyset,
+    does not depend on the items read). ``position`` is always None, so that code written
+    for a ``Feed`` can read either: a scan has no watermark to store.
+    """
+
+    position: None = None
+
+    def __init__(
+        self,
+        *,
+        fetch_page: Callable[[int], Page[T | MalformedItem]],
+        id_of: Callable[[T], int | str],
+        page_size: int,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        path: str = "",
+    ):
+        def any_id_of(item: T | MalformedItem) -> int | str | None:
+            return item.smart_assessor_id if isinstance(item, MalformedItem) else id_of(item)
+
+        super().__init__(
+            fetch_page=fetch_page,
+            page_size=page_size,
+            max_pages=max_pages,
+            id_of=any_id_of,
+            path=path,
+        )
 
 
 def _position_order(position: FeedPosition | dt.datetime) -> tuple:

@@ -410,12 +410,13 @@ class FeedPosition:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class MalformedItem:
-    """A change-feed item without the documented shape, handed out in its place (§4).
+    """An item of a change feed or scan without the documented shape, handed out in its place.
 
-    One such record must not stop a feed that every later read would stop on too, so the feed
-    goes on past it: ``modified_at`` and ``smart_assessor_id`` are its keyset position (for a
-    Smart Coach score, which has no id of its own, the id is its learner's), both None when
-    either is unreadable: the feed then places itself by the items around it. ``sent_id`` is
+    One such record must not stop a read that every later read would stop on too, so the read
+    goes on past it. ``modified_at`` and ``smart_assessor_id`` place it (for a Smart Coach
+    score, which has no id of its own, the id is its learner's), each None when unreadable: a
+    feed orders by both (§4), so without either it places itself by the items around it; a
+    full list (a scan) orders by the id alone. ``sent_id`` is
     the id as Smart Assessor sent it, to name the record by. ``learner_id`` is the Smart
     Assessor learner it is about, None when the raw item does not name one usably.
     """
@@ -446,14 +447,24 @@ def _raw_field(cls: type, raw: dict[str, Any], name: str) -> Any:
         raise WireFormatError(f"{field.wire}: {exc}") from None
 
 
-def parse_feed_page(
+def _readable_field(cls: type, raw: dict[str, Any], name: str) -> Any:
+    """One field of a raw item as ``_raw_field`` reads it, or None when it cannot be read."""
+    try:
+        return _raw_field(cls, raw, name)
+    except WireFormatError:
+        return None
+
+
+def parse_tolerant_page(
     item_cls: type[T], data: object, *, key: str, learner_key: str
 ) -> Page[T | MalformedItem]:
-    """A change-feed page on which an item without the documented shape is a ``MalformedItem``.
+    """A page of a change feed or scan on which an item without the documented shape is a
+    ``MalformedItem``.
 
-    ``key`` names the field the feed is ordered by after ``modified_at``, ``learner_key`` the
-    one holding the item's learner. The envelope is checked as strictly as ``parse_page`` does;
-    an item whose own position is unreadable is still a ``MalformedItem``, without a position.
+    ``key`` names the item's id field (a feed's order after ``modified_at``, a scan's order),
+    ``learner_key`` the one holding the item's learner. The envelope is checked as strictly as
+    ``parse_page`` does; an item whose own place is unreadable is still a ``MalformedItem``,
+    without it.
     """
     raw_items, envelope = _envelope(data)
     items: list[T | MalformedItem] = []
@@ -470,16 +481,9 @@ def parse_feed_page(
                 )
             )
             continue
-        try:
-            modified_at = _raw_field(item_cls, raw, "modified_at")
-            smart_assessor_id = _raw_field(item_cls, raw, key)
-        except WireFormatError:
-            # Unplaceable: the feed continues after the last item on the page that it can place.
-            modified_at = smart_assessor_id = None
-        try:
-            learner_id = _raw_field(item_cls, raw, learner_key)
-        except WireFormatError:
-            learner_id = None
+        modified_at = _readable_field(item_cls, raw, "modified_at")
+        smart_assessor_id = _readable_field(item_cls, raw, key)
+        learner_id = _readable_field(item_cls, raw, learner_key)
         (key_field,) = (f for f in _wire_fields(item_cls) if f.name == key)
         items.append(
             MalformedItem(
