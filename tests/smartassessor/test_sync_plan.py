@@ -255,3 +255,69 @@ def test_a_new_daily_run_supersedes_a_held_plan_it_reads_again(sa_sandbox, admin
     assert f"Superseded by run {later.pk}" in superseded.error
     with pytest.raises(Exception, match="Only a held run"):
         sync.sync_run_approve(run=superseded, actor=admin_user)
+
+
+# --- A Smart Assessor without feeds: full lists, the same plan --------------------------------
+
+
+def _plan_of(run: SyncRun) -> set[tuple]:
+    return set(
+        SyncChange.objects.filter(run=run, in_history=True).values_list(
+            "learner_id", "record", "attr", "old_value", "new_value"
+        )
+    )
+
+
+def test_full_lists_plan_exactly_what_the_feeds_plan(sa_sandbox):
+    learners = _learners(sa_sandbox)
+    sa_sandbox.advance(90)  # progress, timelines, reviews due and risk
+    client().learner_update(learner_id=sa_id(learners[0]), changes=LearnerChanges(mobile="07700"))
+    set_settings(read_mode="feeds", safety_hold_percent=50)
+    by_feeds = sync.sync_run_dry()
+    sa_sandbox.feeds(False)
+    set_settings(read_mode="auto")  # asks SA, which refuses the feed parameters
+
+    by_lists = sync.sync_run_dry()
+
+    assert (by_feeds.read_mode, by_lists.read_mode) == ("feeds", "lists")
+    assert by_lists.state == SyncRun.State.SUCCEEDED, by_lists.error
+    plan = _plan_of(by_feeds)
+    assert {attr for *_, attr, _, _ in plan} >= {"progress_percent", "mobile", "review"}
+    assert _plan_of(by_lists) == plan
+    applied = sync.sync_run_daily()
+    assert applied.state == SyncRun.State.SUCCEEDED and applied.read_mode == "lists"
+    assert _applied_values(applied) == {(who, what, attr, new) for who, what, attr, _, new in plan}
+    # Read again, the lists find nothing left to change.
+    again = sync.sync_run_daily()
+    assert again.state == SyncRun.State.SUCCEEDED
+    assert not SyncChange.objects.filter(run=again).exists()
+
+
+def test_with_full_lists_an_outage_fails_the_run_and_the_next_one_catches_up(sa_sandbox):
+    _learners(sa_sandbox, count=2)
+    sa_sandbox.feeds(False)
+    set_settings(read_mode="lists")
+    sa_sandbox.advance(14)
+    before = snapshot()
+    sa_sandbox.faults(Rules=[{"Method": "GET", "Path": "^/api/v1/sessions$", "Status": 503}])
+
+    failed = sync.sync_run_daily()
+
+    assert failed.state == SyncRun.State.FAILED and "next run catches up" in failed.error
+    assert snapshot() == before
+    sa_sandbox.faults(Rules=[])
+    caught_up = sync.sync_run_daily()
+    assert caught_up.state == SyncRun.State.SUCCEEDED, caught_up.error
+    assert caught_up.qualifications_updated == 2
+
+
+def test_with_full_lists_two_runs_never_overlap(sa_sandbox):
+    _learners(sa_sandbox, count=1)
+    set_settings(read_mode="lists")
+    going = SyncRun.objects.create(trigger=SyncRun.Trigger.DAILY, state=SyncRun.State.RUNNING)
+    assert locks.acquire(going) is None
+
+    refused = sync.sync_run_daily()
+
+    assert refused.state == SyncRun.State.SKIPPED and f"run {going.pk}" in refused.error
+    locks.release(going)
