@@ -227,8 +227,9 @@ def _new_run(trigger: str, actor: Actor = None) -> SyncRun:
 
 
 def _supersede_held(run: SyncRun) -> None:
-    """Held runs still waiting are superseded: this run reads the same changes again (a held
-    run moves no watermark), so approving an older plan later would write stale values."""
+    """Held runs still waiting are superseded by a newer plan (applied or held itself): it read
+    the same changes again (a held run moves no watermark), so approving an older plan later
+    would write stale values."""
     SyncRun.objects.filter(state=SyncRun.State.HELD).exclude(
         trigger__in=(SyncRun.Trigger.LEARNER, SyncRun.Trigger.DRY_RUN)
     ).exclude(pk=run.pk).update(
@@ -256,6 +257,8 @@ def _execute(run: SyncRun, *, full: bool) -> SyncRun:
             )
             context.save_counts()
             return finish_well(run)
+        if full:
+            _supersede_held(run)
         if reasons:
             context.notes += [
                 *reasons,
@@ -263,8 +266,6 @@ def _execute(run: SyncRun, *, full: bool) -> SyncRun:
             ]
             context.save_counts()
             return finish(run, SyncRun.State.HELD)
-        if full:
-            _supersede_held(run)
         apply_plan(context)
         context.save_counts()
         remember_failures(run, context.failed, context.seen)
