@@ -235,7 +235,8 @@ class Demo(Subcommand):
     help = (
         "For `make run` only: point the integration at the local sandbox with its demo-only "
         "account (--username; the password and client key from SMARTASSESSOR_PASSWORD and "
-        "SMARTASSESSOR_CLIENT_KEY), switch it on, and queue Refresh Qualification Links. An "
+        "SMARTASSESSOR_CLIENT_KEY), switch it on, schedule delta runs every "
+        f"{sync.DELTA_DEFAULT_MINUTES} minutes, and queue Refresh Qualification Links. An "
         "integration already at that sandbox gets the account again; one elsewhere is left alone."
     )
 
@@ -270,6 +271,8 @@ class Demo(Subcommand):
                 changes=changes,
                 password=password,
                 client_key=client_key,
+                # The migration made the delta task; this makes it again should it be gone.
+                delta_sync_minutes=sync.DELTA_DEFAULT_MINUTES if first_time else None,
                 reason="manage.py smartassessor demo",
             )
         except settings_service.SettingsRefused as exc:

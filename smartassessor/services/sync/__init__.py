@@ -23,11 +23,26 @@ from .engine import (
     sync_runs_sweep,
     sync_scope,
 )
-from .schedule import DAILY_TASK, DAILY_TASK_NAME, daily_sync_time_get, daily_sync_time_set
+from .schedule import (
+    DAILY_TASK,
+    DAILY_TASK_NAME,
+    DELTA_DEFAULT_MINUTES,
+    DELTA_MAX_MINUTES,
+    DELTA_TASK,
+    DELTA_TASK_NAME,
+    daily_sync_time_get,
+    daily_sync_time_set,
+    delta_sync_minutes_get,
+    delta_sync_minutes_set,
+)
 
 __all__ = [
     "DAILY_TASK",
     "DAILY_TASK_NAME",
+    "DELTA_DEFAULT_MINUTES",
+    "DELTA_MAX_MINUTES",
+    "DELTA_TASK",
+    "DELTA_TASK_NAME",
     "FEED_COURSES",
     "FEED_LEARNERS",
     "FEED_SESSIONS",
@@ -39,6 +54,8 @@ __all__ = [
     "SyncBusy",
     "daily_sync_time_get",
     "daily_sync_time_set",
+    "delta_sync_minutes_get",
+    "delta_sync_minutes_set",
     "dry_run_request",
     "dry_run_work",
     "learner_refresh_now",
