@@ -79,8 +79,11 @@ def sync_runs_with_errors() -> QuerySet[SyncRun]:
     )
 
 
-def sync_runs_recent_with_errors() -> QuerySet[SyncRun]:
-    return sync_runs_recent().prefetch_related("learner_errors__learner")
+def sync_runs_filtered_with_errors(*, trigger: str = "", state: str = "") -> QuerySet[SyncRun]:
+    """Runs of one kind and outcome with each run's errors, as the API lists them."""
+    return sync_runs_filtered(trigger=trigger, state=state).prefetch_related(
+        "learner_errors__learner"
+    )
 
 
 def learner_refresh_latest(*, learner: Learner) -> SyncRun | None:
@@ -135,6 +138,17 @@ def sync_run_changes(*, run: SyncRun, planned: bool) -> QuerySet[SyncChange]:
     if not planned:
         return changes.order_by("id")
     return changes.filter(applied=False, in_history=True).order_by(*PLAN_ORDER)
+
+
+def sync_run_changes_listed(*, run: SyncRun, applied: bool | None) -> QuerySet[SyncChange]:
+    """Every change of the run, or only those applied (in the order made) or not (its plan,
+    in ``PLAN_ORDER``), routine writes included, as the API lists them."""
+    changes = run.changes.select_related("learner")
+    if applied is None:
+        return changes.order_by("id")
+    if applied:
+        return changes.filter(applied=True).order_by("id")
+    return changes.filter(applied=False).order_by(*PLAN_ORDER)
 
 
 @dataclass(frozen=True)
