@@ -22,11 +22,9 @@ mode "lists": every run reads the full lists). Then it:
 - (d) changes the details (mobile) of 1 % of the learners in Smart Assessor and times the next
   daily run;
 - (e) times a delta run (``sync_run_delta``) with nothing changed, ``"trigger": "delta"``;
-  while delta runs are not written yet (``NotImplementedError``) it says so and times a daily
-  run instead, and its JSON then says ``"trigger": "daily"``;
 - then refreshes the 1 % of (d) one by one (Refresh with Smart Assessor) for comparison;
-- (f) freshness: with delta runs going in a thread every ``--delta-every`` seconds (default 5;
-  a daily run while delta runs are not written), changes one learner's mobile in Smart Assessor
+- (f) freshness: with delta runs going in a thread every ``--delta-every`` seconds (default 5),
+  changes one learner's mobile in Smart Assessor
   and measures ``freshness_s``, the seconds until the MIS database holds it (``null`` if it did
   not within ``FRESHNESS_TIMEOUT_S`` plus four intervals).
 
@@ -262,23 +260,10 @@ def reads_only(client, feeds: bool, since: dict) -> float:
     return time.perf_counter() - started
 
 
-class DeltaRuns:
-    """Delta runs, or daily runs standing in for them (said once) while ``sync_run_delta``
-    raises ``NotImplementedError``."""
+def delta_run():
+    from smartassessor.services import sync
 
-    def __init__(self) -> None:
-        self.implemented = True
-
-    def __call__(self):
-        from smartassessor.services import sync
-
-        if self.implemented:
-            try:
-                return sync.sync_run_delta()
-            except NotImplementedError:
-                self.implemented = False
-                print("    (sync_run_delta is not written yet: a daily run stands in for it)")
-        return sync.sync_run_daily()
+    return sync.sync_run_delta()
 
 
 def freshness(context: dict, enrolment, every: float) -> dict:
@@ -331,7 +316,7 @@ def freshness(context: dict, enrolment, every: float) -> dict:
         "run": "f",
         "db": context["db"],
         "feeds": context["feeds"],
-        "trigger": "delta" if run_delta.implemented else "daily",
+        "trigger": "delta",
         "learners": context["learners"],
         "delta_every_s": every,
         "freshness_s": round(seen, 2) if seen is not None else None,
@@ -465,7 +450,7 @@ def _benchmark(options: argparse.Namespace, database_url: str, sandbox_process) 
         "db": db,
         "feeds": feeds,
         "learners": learners,
-        "delta": DeltaRuns(),
+        "delta": delta_run,
     }
     results = []
     changed = []

@@ -75,7 +75,7 @@ RIGHTS: dict[str, list[str]] = {
         "smartassessor.change_reviewtypemapping",
         *(
             f"django_celery_beat.{action}_{model}"
-            for model in ("periodictask", "crontabschedule")
+            for model in ("periodictask", "crontabschedule", "intervalschedule")
             for action in ("view", "change")
         ),
     ],

@@ -52,6 +52,17 @@ class IntegrationSettingsForm(forms.ModelForm):
         "task's schedule as it is.",
     )
 
+    delta_minutes = forms.IntegerField(
+        label="delta synchronisation every (minutes)",
+        required=False,
+        min_value=0,
+        max_value=sync.DELTA_MAX_MINUTES,
+        help_text=f"From 0 to {sync.DELTA_MAX_MINUTES} minutes; 0 turns delta runs off. Between "
+        "the daily runs, a delta run reads only what changed in Smart Assessor. This is the "
+        f"interval of the periodic task “{sync.DELTA_TASK_NAME}”: changing one changes the "
+        "other. Leave blank to keep the task's schedule as it is.",
+    )
+
     class Meta:
         model = models.IntegrationSettings
         # The secrets are form fields only: the record's values never reach the form, not
@@ -67,6 +78,12 @@ class IntegrationSettingsForm(forms.ModelForm):
                 "sync_time"
             ].help_text += (
                 " The task's schedule is not a single daily time now: see Periodic tasks."
+            )
+        self.fields["delta_minutes"].initial = sync.delta_sync_minutes_get()
+        if self.fields["delta_minutes"].initial is None:
+            self.fields["delta_minutes"].help_text += (
+                " The task is missing or its schedule is not an interval of minutes now: see "
+                "Periodic tasks."
             )
 
     def clean_base_url(self) -> str:
@@ -114,6 +131,7 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
                     "update_risk_from_smart_coach",
                     "safety_hold_percent",
                     "sync_time",
+                    "delta_minutes",
                 ]
             },
         ),
@@ -168,12 +186,14 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
         # The form checked the rules; the service applies them again under a row lock, writes
         # only what changed and audits it (never ``obj.save()``, which would write every field).
         sync_time = form.cleaned_data.get("sync_time")
+        delta_minutes = form.cleaned_data.get("delta_minutes")
         settings_service.integration_settings_update(
             actor=request.user,
             changes=form.changes(),
             password=form.cleaned_data.get("password") or None,
             client_key=form.cleaned_data.get("client_key") or None,
             daily_sync_time=sync_time if "sync_time" in form.changed_data else None,
+            delta_sync_minutes=delta_minutes if "delta_minutes" in form.changed_data else None,
         )
 
 
@@ -334,13 +354,13 @@ class SyncLockAdmin(ReadOnlyAdmin):
 # --- Periodic tasks -------------------------------------------------------------------------
 # django-celery-beat's admin lets whoever edits periodic tasks pick any registered task (enrol
 # a learner, anything a library registers) with any arguments. Here a periodic task may only
-# run one of the product's own periodic tasks: the daily synchronisation and the sweepers beat
-# schedules from CELERY_BEAT_SCHEDULE, with no arguments.
+# run one of the product's own periodic tasks: the daily and delta synchronisations and the
+# sweepers beat schedules from CELERY_BEAT_SCHEDULE, with no arguments.
 
 
 def _product_periodic_tasks() -> list[str]:
     scheduled = (str(entry["task"]) for entry in django_settings.CELERY_BEAT_SCHEDULE.values())
-    return sorted({sync.DAILY_TASK, *scheduled})
+    return sorted({sync.DAILY_TASK, sync.DELTA_TASK, *scheduled})
 
 
 class ProductPeriodicTaskForm(beat_admin.PeriodicTaskForm):

@@ -1,12 +1,13 @@
 """The integration's API (F26): a learner's enrolment (start, read, retry), Refresh with Smart
-Assessor, and the synchronisation runs."""
+Assessor, the synchronisation runs with their changes, and Preview the next synchronisation."""
 
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from rest_framework.views import APIView
 from learners.models import Learner
 from picsweb import roles
 
-from .models import CourseEnrolment, Enrolment, SyncError, SyncRun
+from .models import CourseEnrolment, Enrolment, SyncChange, SyncError, SyncRun
 from .permissions import IntegrationPermission
 from .selectors import enrolments as enrolment_selectors
 from .selectors import sync_runs as sync_run_selectors
@@ -137,6 +138,10 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "officers_updated",
             "risk_updated",
             "unmapped_event_types",
+            "qualifications_backwards",
+            "deltas_skipped",
+            "read_mode",
+            "error_count",
             "error",
         ]
 
@@ -173,11 +178,130 @@ class LearnerRefreshAPI(IntegrationAPIView):
         )
 
 
+class SyncRunFilterSerializer(serializers.Serializer):
+    """The list's query parameters; a value that names no kind or outcome is refused."""
+
+    trigger = serializers.ChoiceField(choices=SyncRun.Trigger.choices, required=False)
+    state = serializers.ChoiceField(choices=SyncRun.State.choices, required=False)
+
+
 class SyncRunListAPI(IntegrationAPIView, generics.ListAPIView):
-    """Daily and hand-started synchronisation runs, newest first."""
+    """Synchronisation runs of every kind (daily, by hand, delta, dry run, a learner's
+    refresh), newest first."""
 
     required_permission = roles.MANAGE_INTEGRATION
     serializer_class = SyncRunSerializer
 
+    @extend_schema(
+        summary="The synchronisation runs, newest first",
+        parameters=[
+            OpenApiParameter(
+                "trigger",
+                OpenApiTypes.STR,
+                enum=SyncRun.Trigger.values,
+                description="Only the runs of this kind.",
+            ),
+            OpenApiParameter(
+                "state",
+                OpenApiTypes.STR,
+                enum=SyncRun.State.values,
+                description="Only the runs with this outcome.",
+            ),
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> QuerySet[SyncRun]:
-        return sync_run_selectors.sync_runs_recent_with_errors()
+        filters = SyncRunFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return sync_run_selectors.sync_runs_filtered_with_errors(**filters.validated_data)
+
+
+class SyncRunAPI(IntegrationAPIView, generics.RetrieveAPIView):
+    """One synchronisation run: its progress while it goes (learners_seen of
+    learners_in_scope), then its outcome."""
+
+    required_permission = roles.MANAGE_INTEGRATION
+    serializer_class = SyncRunSerializer
+
+    @extend_schema(summary="One synchronisation run")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[SyncRun]:
+        return sync_run_selectors.sync_runs_with_errors()
+
+
+class SyncRunDryRunAPI(IntegrationAPIView):
+    required_permission = roles.MANAGE_INTEGRATION
+
+    @extend_schema(
+        request=None,
+        responses={202: SyncRunSerializer},
+        summary="Preview the next synchronisation (queued): a dry run that stores its plan and "
+        "writes nothing else; read the plan at /api/sync-runs/{id}/changes/ once it ends",
+    )
+    def post(self, request: Request) -> Response:
+        run = sync.dry_run_request(actor=request.user)
+        return Response(
+            SyncRunSerializer(sync_run_selectors.sync_runs_with_errors().get(pk=run.pk)).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class SyncChangeSerializer(serializers.ModelSerializer):
+    learner = serializers.CharField(source="learner.ident", allow_null=True)
+    officer = serializers.IntegerField(source="officer_id", allow_null=True)
+
+    class Meta:
+        model = SyncChange
+        fields = [
+            "id",
+            "learner",
+            "officer",
+            "target",
+            "direction",
+            "record",
+            "record_id",
+            "field",
+            "old_value",
+            "new_value",
+            "applied",
+            "in_history",
+            "at",
+        ]
+
+
+class SyncChangeFilterSerializer(serializers.Serializer):
+    applied = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class SyncRunChangesAPI(IntegrationAPIView, generics.ListAPIView):
+    """A run's changes: with ``applied=false`` its plan (what a held run or a dry run would
+    change), learner by learner; with ``applied=true`` what it changed, in order."""
+
+    required_permission = roles.MANAGE_INTEGRATION
+    serializer_class = SyncChangeSerializer
+
+    @extend_schema(
+        summary="A synchronisation run's changes, planned or applied",
+        parameters=[
+            OpenApiParameter(
+                "applied",
+                OpenApiTypes.BOOL,
+                description="false: only the plan (changes not applied); true: only the "
+                "changes made. Without it, every change of the run.",
+            )
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[SyncChange]:
+        run = get_object_or_404(SyncRun, pk=self.kwargs["pk"])
+        filters = SyncChangeFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return sync_run_selectors.sync_run_changes_listed(
+            run=run, applied=filters.validated_data["applied"]
+        )

@@ -11,4 +11,9 @@ urlpatterns = [
     ),
     path("learners/<ident:ident>/refresh/", api.LearnerRefreshAPI.as_view(), name="api-refresh"),
     path("sync-runs/", api.SyncRunListAPI.as_view(), name="api-sync-runs"),
+    path("sync-runs/dry-run/", api.SyncRunDryRunAPI.as_view(), name="api-sync-dry-run"),
+    path("sync-runs/<int:pk>/", api.SyncRunAPI.as_view(), name="api-sync-run"),
+    path(
+        "sync-runs/<int:pk>/changes/", api.SyncRunChangesAPI.as_view(), name="api-sync-run-changes"
+    ),
 ]

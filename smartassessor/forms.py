@@ -6,7 +6,7 @@ from django import forms
 from learners.models import ReviewType
 
 from .client.types import EventType
-from .models import ReviewTypeMapping
+from .models import ReviewTypeMapping, SyncRun
 
 IGNORE = ""
 
@@ -40,3 +40,36 @@ class ReviewTypeMappingForm(forms.Form):
 
 class LinkChoiceForm(forms.Form):
     sa_id = forms.IntegerField(min_value=1, label="Smart Assessor ID")
+
+
+class SyncRunFilterForm(forms.Form):
+    """The runs list's filters: a kind, an outcome and the days they were requested on."""
+
+    trigger = forms.ChoiceField(
+        label="Kind", required=False, choices=[("", "Every kind"), *SyncRun.Trigger.choices]
+    )
+    state = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Any outcome"), *SyncRun.State.choices]
+    )
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data: dict[str, Any] = super().clean() or {}
+        since, until = cleaned_data.get("since"), cleaned_data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "Choose a day on or after the From day.")
+        return cleaned_data
+
+    def filters(self) -> dict[str, Any]:
+        """The filters that are valid (an invalid one is left out and shows its error)."""
+        self.is_valid()
+        return {
+            name: self.cleaned_data[name]
+            for name in ("trigger", "state", "since", "until")
+            if self.cleaned_data.get(name)
+        }

@@ -82,13 +82,6 @@ class IntegrationSettings(models.Model):
         "backwards (progress down 10 points or more, or to Withdrawn or Not started) stops for "
         "approval, with nothing written.",
     )
-    delta_sync_minutes = models.PositiveSmallIntegerField(
-        "delta synchronisation every (minutes)",
-        default=15,
-        validators=[MaxValueValidator(1440)],
-        help_text="Between the daily runs, read only what changed in Smart Assessor this often. "
-        "0 turns delta runs off.",
-    )
     read_mode = models.CharField(
         "how to read Smart Assessor",
         max_length=10,

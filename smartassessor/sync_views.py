@@ -1,5 +1,6 @@
-"""Synchronisation pages (F14, F21, F25): Refresh with Smart Assessor, the sync history of a
-learner, the runs and their outcome, and approving or discarding a held run."""
+"""Synchronisation pages (F14, F21, F25, F31): Refresh with Smart Assessor, the sync history of
+a learner, the runs with their live progress and outcome, approving or discarding a held run,
+and Preview the next synchronisation (a dry run)."""
 
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
@@ -14,6 +15,7 @@ from picsweb.errors import ApplicationError
 from picsweb.http import HtmxHttpRequest
 
 from . import panels
+from .forms import SyncRunFilterForm
 from .models import SyncRun
 from .permissions import manage_integration_required, require_permission
 from .selectors import sync_runs as selectors
@@ -24,6 +26,7 @@ manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
 
 HISTORY_PAGE_SIZE = 50
 CHANGES_PAGE_SIZE = 100
+RUNS_PAGE_SIZE = 25
 
 
 def _page(request: HtmxHttpRequest, queryset: QuerySet[Model], size: int) -> Page[Model]:
@@ -66,30 +69,66 @@ def learner_history(request: HtmxHttpRequest, ident: str) -> HttpResponse:
 @require_GET
 @manage_integration_required
 def runs(request: HtmxHttpRequest) -> HttpResponse:
+    filters = SyncRunFilterForm(request.GET)
+    chosen = filters.filters()
+    runs = selectors.sync_runs_filtered(**chosen)
     return render(
         request,
         "smartassessor/sync_runs.html",
-        {"section": "smartassessor", "page": _page(request, selectors.sync_runs_recent(), 25)},
+        {
+            "section": "smartassessor",
+            "filters": filters,
+            "filtered": bool(chosen),
+            "page": _page(request, runs, RUNS_PAGE_SIZE),
+        },
     )
 
 
 @require_GET
 @manage_integration_required
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The run's page; asked by htmx (every 2 s while the run is going), only its body."""
     run = get_object_or_404(selectors.sync_runs_for_detail(), pk=pk)
-    held = run.state == SyncRun.State.HELD
-    changes = selectors.sync_run_changes(run=run, held=held)
+    planned = selectors.sync_run_shows_plan(run)
+    changes = selectors.sync_run_changes(run=run, planned=planned)
+    template = (
+        "smartassessor/_sync_run_body.html" if request.htmx else "smartassessor/sync_run.html"
+    )
     return render(
         request,
-        "smartassessor/sync_run.html",
+        template,
         {
             "section": "smartassessor",
             "run": run,
-            "held": held,
+            "held": run.state == SyncRun.State.HELD,
+            "planned": planned,
+            "counts": selectors.sync_run_change_counts(run=run, planned=planned),
             "errors": selectors.sync_run_errors(run=run),
             "page": _page(request, changes, CHANGES_PAGE_SIZE),
         },
     )
+
+
+@require_GET
+@manage_integration_required
+def run_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A run's outcome in a list of runs: its progress while it goes (asked every 2 s), then
+    its result."""
+    run = get_object_or_404(selectors.sync_runs_recent(), pk=pk)
+    return render(request, "smartassessor/_sync_run_status.html", {"run": run})
+
+
+@require_POST
+@manage_while_enabled
+def dry_run(request: HtmxHttpRequest) -> HttpResponse:
+    """Preview the next synchronisation (F25): its plan, with nothing written."""
+    run = service.dry_run_request(actor=request.user)
+    messages.info(
+        request,
+        "The preview has started: this page shows its progress, then what the next "
+        "synchronisation would change. Nothing is written.",
+    )
+    return redirect("smartassessor:sync_run", pk=run.pk)
 
 
 @require_POST

@@ -35,6 +35,8 @@ urlpatterns += [
     path("learners/<ident:ident>/sync-history/", sync_views.learner_history, name="sync_history"),
     path("sync/runs/", sync_views.runs, name="sync_runs"),
     path("sync/runs/<int:pk>/", sync_views.run_detail, name="sync_run"),
+    path("sync/runs/<int:pk>/status/", sync_views.run_status, name="sync_run_status"),
+    path("sync/dry-run/", sync_views.dry_run, name="sync_dry_run"),
     path("sync/runs/<int:pk>/approve/", sync_views.run_approve, name="sync_run_approve"),
     path("sync/runs/<int:pk>/discard/", sync_views.run_discard, name="sync_run_discard"),
 ]

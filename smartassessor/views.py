@@ -18,7 +18,7 @@ from .permissions import manage_integration_required, require_permission
 from .selectors import enrolments as enrolment_selectors
 from .selectors import links as link_selectors
 from .selectors import sync_runs as sync_run_selectors
-from .services import links
+from .services import links, sync
 
 LOOKUP_PAGE_SIZE = 20
 RECENT_RUNS = 10
@@ -51,6 +51,8 @@ def summary(request: HtmxHttpRequest) -> HttpResponse:
             "counts": enrolment_selectors.enrolment_counts(),
             "refresh": link_selectors.link_refresh_latest(),
             "last_sync": sync_run_selectors.sync_run_last_finished(),
+            "last_fresh": sync_run_selectors.sync_run_last_fresh(),
+            "delta_minutes": sync.delta_sync_minutes_get(),
             "runs": sync_run_selectors.sync_runs_recent()[:RECENT_RUNS],
             "mapping_form": form,
             "event_types_error": event_types_error,

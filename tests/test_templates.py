@@ -40,7 +40,7 @@ LIST_TEMPLATES = (
     "learners/_learner_rows.html",
     "learners/organisation_detail.html",
     "smartassessor/_sync_runs_table.html",
-    "smartassessor/sync_run.html",
+    "smartassessor/_sync_run_body.html",
     "smartassessor/sync_history.html",
 )
 

@@ -25,16 +25,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="integrationsettings",
-            name="delta_sync_minutes",
-            field=models.PositiveSmallIntegerField(
-                default=15,
-                help_text="Between the daily runs, read only what changed in Smart Assessor this often. 0 turns delta runs off.",
-                validators=[django.core.validators.MaxValueValidator(1440)],
-                verbose_name="delta synchronisation every (minutes)",
-            ),
-        ),
-        migrations.AddField(
-            model_name="integrationsettings",
             name="read_mode",
             field=models.CharField(
                 choices=[

@@ -102,10 +102,13 @@ def integration_settings_update(
     password: str | None = None,
     client_key: str | None = None,
     daily_sync_time: dt.time | None = None,
+    delta_sync_minutes: int | None = None,
     reason: str = "",
 ) -> IntegrationSettings:
     """Apply ``changes`` (field → new value) and any new secrets; blank secrets keep the stored
-    ones. Raises ``SettingsRefused`` with every problem, and then saves nothing."""
+    ones. ``daily_sync_time`` and ``delta_sync_minutes`` (0 for off), when given, reschedule
+    the periodic tasks, which hold the schedules. Raises ``SettingsRefused`` with every
+    problem, and then saves nothing."""
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"not settings that may be changed here: {sorted(unknown)}")
@@ -128,6 +131,11 @@ def integration_settings_update(
             if given and given != stored:
                 setattr(record, field, given)
                 changed[field] = (None, None)  # the audit stores only that it changed
+        written = list(changed)
+        if delta_sync_minutes is not None and not 0 <= delta_sync_minutes <= sync.DELTA_MAX_MINUTES:
+            problems.setdefault("delta_sync_minutes", []).append(
+                f"Between 0 (delta runs off) and {sync.DELTA_MAX_MINUTES} minutes."
+            )
         try:
             record.full_clean()
         except ValidationError as exc:
@@ -135,14 +143,19 @@ def integration_settings_update(
                 problems.setdefault(field, []).extend(messages)
         if problems:
             raise SettingsRefused(problems)
-        if changed:
+        if written:
             # Only what changed is written: an unreadable secret's column is never touched.
-            record.save(update_fields=[*changed, "updated_at"])
+            record.save(update_fields=[*written, "updated_at"])
         if daily_sync_time is not None:
             old_time = sync.daily_sync_time_get()
             if old_time != daily_sync_time:
                 sync.daily_sync_time_set(at=daily_sync_time)
                 changed["sync_time"] = (old_time, daily_sync_time)
+        if delta_sync_minutes is not None:
+            old_minutes = sync.delta_sync_minutes_get()
+            if old_minutes != delta_sync_minutes:
+                sync.delta_sync_minutes_set(minutes=delta_sync_minutes)
+                changed["delta_sync_minutes"] = (old_minutes, delta_sync_minutes)
         if changed:
             audit_record(
                 actor=actor,

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import models
+from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
 from learners.models import Learner
@@ -20,6 +21,7 @@ from picsweb.errors import ApplicationError
 from smartassessor.connection import connection_check
 from smartassessor.fields import UnreadableSecret
 from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, SyncRun
+from smartassessor.selectors import sync_runs as sync_run_selectors
 from smartassessor.services import enrolment_requests, links, sync
 from smartassessor.services import settings as settings_service
 
@@ -235,7 +237,8 @@ class Demo(Subcommand):
     help = (
         "For `make run` only: point the integration at the local sandbox with its demo-only "
         "account (--username; the password and client key from SMARTASSESSOR_PASSWORD and "
-        "SMARTASSESSOR_CLIENT_KEY), switch it on, and queue Refresh Qualification Links. An "
+        "SMARTASSESSOR_CLIENT_KEY), switch it on, schedule delta runs every "
+        f"{sync.DELTA_DEFAULT_MINUTES} minutes, and queue Refresh Qualification Links. An "
         "integration already at that sandbox gets the account again; one elsewhere is left alone."
     )
 
@@ -270,6 +273,8 @@ class Demo(Subcommand):
                 changes=changes,
                 password=password,
                 client_key=client_key,
+                # The migration made the delta task; this makes it again should it be gone.
+                delta_sync_minutes=sync.DELTA_DEFAULT_MINUTES if first_time else None,
                 reason="manage.py smartassessor demo",
             )
         except settings_service.SettingsRefused as exc:
@@ -288,13 +293,25 @@ class Demo(Subcommand):
 
 class Sync(Subcommand):
     name = "sync"
+    PLAN_LINES = 200
     help = (
         "Run a daily synchronisation now, in the foreground, and print its counts; with "
-        "--learner, refresh that one learner and print what changed."
+        "--learner, refresh that one learner and print what changed; with --delta, a delta run "
+        "(only what changed since the last run); with --dry-run, preview the next "
+        "synchronisation: build its plan and print it, writing nothing else."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--learner", metavar="IDENT", help="refresh only this learner")
+        kind = parser.add_mutually_exclusive_group()
+        kind.add_argument("--learner", metavar="IDENT", help="refresh only this learner")
+        kind.add_argument(
+            "--delta", action="store_true", help="read only what changed since the last run"
+        )
+        kind.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="build and print the plan of the next synchronisation, writing nothing",
+        )
 
     def handle(self, command: BaseCommand, options: dict) -> None:
         if options["learner"]:
@@ -305,12 +322,35 @@ class Sync(Subcommand):
                 run = sync.learner_refresh_now(learner=learner)
             except ApplicationError as exc:
                 raise CommandError(exc.message) from exc
+        elif options["delta"]:
+            delta = sync.sync_run_delta()
+            if delta is None:
+                raise CommandError(
+                    "The delta run did not start: another synchronisation is running (the "
+                    "delta runs it made wait are counted on it)."
+                )
+            run = delta
+        elif options["dry_run"]:
+            run = sync.sync_run_dry()
         else:
             run = sync.sync_run_daily(trigger=SyncRun.Trigger.MANUAL)
-        command.stdout.write(f"Sync run {run.pk}: {run.get_state_display()}")
+        self._print(command, run)
+        if run.state in (SyncRun.State.FAILED, SyncRun.State.SKIPPED):
+            raise CommandError(run.error)
+
+    def _print(self, command: BaseCommand, run: SyncRun) -> None:
+        command.stdout.write(
+            f"Sync run {run.pk} ({run.get_trigger_display()}): {run.get_state_display()}"
+        )
         for name in ("learners_in_scope", *SyncRun.COUNTS):
             label = _label(SyncRun, name)
             command.stdout.write(f"  {label}: {getattr(run, name)}")
+        for name, label in (
+            ("qualifications_backwards", "qualifications moved backwards"),
+            ("deltas_skipped", "delta runs that waited for it"),
+        ):
+            if getattr(run, name):
+                command.stdout.write(f"  {label}: {getattr(run, name)}")
         if run.unmapped_codes:
             command.stdout.write(f"  event types with no mapping: {', '.join(run.unmapped_codes)}")
         for note in run.notes:
@@ -318,10 +358,38 @@ class Sync(Subcommand):
         if run.trigger == SyncRun.Trigger.LEARNER:
             for change in run.changes.order_by("id"):
                 command.stdout.write(f"  {change}")
+        if sync_run_selectors.sync_run_shows_plan(run) and not run.is_active:
+            self._print_plan(command, run)
         for error in run.learner_errors.all():
             command.stderr.write(f"  {error.subject}: {error.message}")
-        if run.state in (SyncRun.State.FAILED, SyncRun.State.SKIPPED):
-            raise CommandError(run.error)
+
+    def _print_plan(self, command: BaseCommand, run: SyncRun) -> None:
+        counts = sync_run_selectors.sync_run_change_counts(run=run, planned=True)
+        if not counts.by_target:
+            command.stdout.write("  It would change nothing.")
+        else:
+            command.stdout.write(
+                "  It would change: "
+                + ", ".join(f"{label} {count}" for label, count in counts.by_target)
+            )
+        listed = sum(count for _, count in counts.by_target)
+        plan = sync_run_selectors.sync_run_changes(run=run, planned=True)
+        for change in plan[: self.PLAN_LINES]:
+            who = change.learner or change.officer or ""
+            command.stdout.write(
+                f"    {who}: {change.record}, {change.field}: "
+                f"{change.old_value or '(blank)'} → {change.new_value or '(blank)'}"
+                f" ({change.get_direction_display().lower()})"
+            )
+        if listed > self.PLAN_LINES:
+            command.stdout.write(
+                f"  and {listed - self.PLAN_LINES} more: see the run's page, "
+                f"{reverse('smartassessor:sync_run', args=[run.pk])}"
+            )
+        if counts.routine:
+            command.stdout.write(
+                f"  It would also make {counts.routine} routine updates (not listed)."
+            )
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (

@@ -26,13 +26,28 @@ from .runs import (
     sync_run_discard,
     sync_run_dry,
 )
-from .schedule import DAILY_TASK, DAILY_TASK_NAME, daily_sync_time_get, daily_sync_time_set
+from .schedule import (
+    DAILY_TASK,
+    DAILY_TASK_NAME,
+    DELTA_DEFAULT_MINUTES,
+    DELTA_MAX_MINUTES,
+    DELTA_TASK,
+    DELTA_TASK_NAME,
+    daily_sync_time_get,
+    daily_sync_time_set,
+    delta_sync_minutes_get,
+    delta_sync_minutes_set,
+)
 from .scope import sync_scope
 from .sweep import GIVE_UP_AFTER, sync_runs_sweep
 
 __all__ = [
     "DAILY_TASK",
     "DAILY_TASK_NAME",
+    "DELTA_DEFAULT_MINUTES",
+    "DELTA_MAX_MINUTES",
+    "DELTA_TASK",
+    "DELTA_TASK_NAME",
     "FEED_COURSES",
     "FEED_LEARNERS",
     "FEED_SESSIONS",
@@ -44,6 +59,8 @@ __all__ = [
     "SyncBusy",
     "daily_sync_time_get",
     "daily_sync_time_set",
+    "delta_sync_minutes_get",
+    "delta_sync_minutes_set",
     "dry_run_request",
     "dry_run_work",
     "learner_refresh_now",
