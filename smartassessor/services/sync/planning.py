@@ -50,6 +50,20 @@ def _label(lq: LearnerQualification) -> str:
     return f"{lq.qualification.reference} {lq.qualification.title}"[:300]
 
 
+def _course_row(lq: LearnerQualification, attr: str, new_value: str, value: dict) -> PlanRow:
+    """A plan row about the qualification's course in SA (recorded, or to be enrolled)."""
+    return plan_row(
+        learner=lq.learner_id,
+        target=SyncChange.Target.QUALIFICATION,
+        record=_label(lq),
+        record_id=lq.pk,
+        field="Smart Assessor",
+        attr=attr,
+        new_value=new_value,
+        value=value,
+    )
+
+
 # --- Progression (F15) ---------------------------------------------------------------------
 
 
@@ -133,15 +147,11 @@ def _adoptions(
             {attr: getattr(lq, attr) for attr in _FIGURES},
         )
         rows.append(
-            plan_row(
-                learner=enrolment.learner_id,
-                target=SyncChange.Target.QUALIFICATION,
-                record=_label(lq),
-                record_id=lq.pk,
-                field="Smart Assessor",
-                attr=ADOPT_COURSE,
-                new_value=f"Linked to its Smart Assessor course enrolment {item.smart_assessor_id}",
-                value={"enrolment": enrolment.pk, "course": item.smart_assessor_id},
+            _course_row(
+                lq,
+                ADOPT_COURSE,
+                f"Linked to its Smart Assessor course enrolment {item.smart_assessor_id}",
+                {"enrolment": enrolment.pk, "course": item.smart_assessor_id},
             )
         )
     context.store(rows)
@@ -227,8 +237,17 @@ def _review_values(
         elif sync_field.mis_attr == "reviewer":
             values["reviewer"] = officers.get(item.assessor_smart_assessor_id)
         else:
-            values[sync_field.mis_attr] = from_sa(sync_field, item, review)
+            value = converted(sync_field, item)
+            # A value the MIS holds already is valid; only another one is checked.
+            if review.pk is None or getattr(review, sync_field.mis_attr) != value:
+                value = checked(Review, sync_field.mis_attr, value)
+            values[sync_field.mis_attr] = value
     return values
+
+
+def _review_label(context: RunContext, values: dict[str, Any]) -> str:
+    kind = context.review_type_names.get(values["review_type"], "Review")
+    return f"{kind}, {display(Review, 'proposed_at', values['proposed_at'])}"
 
 
 def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
@@ -271,9 +290,8 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
         except Malformed as exc:
             context.fail(enrolment, f"Session {item.smart_assessor_id}: Smart Assessor sent {exc}.")
             continue
-        kind = context.review_type_names.get(values["review_type"], "Review")
-        label = f"{kind}, {display(Review, 'proposed_at', values['proposed_at'])}"
         if review is None:
+            label = _review_label(context, values)
             rows.append(
                 plan_row(
                     learner=enrolment.learner_id,
@@ -293,6 +311,8 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
             old = getattr(review, f"{attr}_id" if attr in ("review_type", "reviewer") else attr)
             if old == value:
                 continue
+            if not changed:
+                label = _review_label(context, values)
             changed = True
             row = context.change(
                 review,
@@ -504,15 +524,11 @@ def plan_added_courses(context: RunContext, enrolments: Iterable[Enrolment]) -> 
     enrolments = [e for e in enrolments if context.usable(e)]
     by_learner = {e.learner_id: e for e in enrolments}
     rows = [
-        plan_row(
-            learner=lq.learner_id,
-            target=SyncChange.Target.QUALIFICATION,
-            record=_label(lq),
-            record_id=lq.pk,
-            field="Smart Assessor",
-            attr=ENROL_COURSE,
-            new_value="Enrolled in Smart Assessor",
-            value={"enrolment": by_learner[lq.learner_id].pk},
+        _course_row(
+            lq,
+            ENROL_COURSE,
+            "Enrolled in Smart Assessor",
+            {"enrolment": by_learner[lq.learner_id].pk},
         )
         for lq in _not_enrolled()
         .filter(learner_id__in=by_learner)

@@ -6,7 +6,7 @@ sent and skipped, and the reading moves past it (F22)."""
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
@@ -127,7 +127,7 @@ def read(context: RunContext, name: str, mode: str, handler: Handler) -> None:
 def _read_pages(context: RunContext, name: str, mode: str, handler: Handler) -> None:
     run = context.run
     records = _opener(context, name, mode)()
-    for page in pages(records):
+    for page in chunks(records, PAGE_SIZE):
         with transaction.atomic():
             handler(context, _skip_malformed(context, name, page))
         position = getattr(records, "position", None)
@@ -136,7 +136,3 @@ def _read_pages(context: RunContext, name: str, mode: str, handler: Handler) -> 
             SyncRun.objects.filter(pk=run.pk).update(positions=run.positions)
         context.save_counts()
         locks.keep_alive(run)
-
-
-def pages(records: Iterable[Any]) -> Iterator[list[Any]]:
-    return chunks(records, PAGE_SIZE)

@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 # was lost is sent again after REQUEUE_AFTER.
 APPROVAL_WAITS = dt.timedelta(hours=2)
 REQUEUE_AFTER = dt.timedelta(minutes=1)
-SWEEP_BATCH = 100
+# Learners whose qualifications added later are planned together.
+BATCH = 100
 
 
 class SyncBusy(ApplicationError):
@@ -189,7 +190,7 @@ def plan_run(context: RunContext, *, full: bool) -> None:
     links = OfficerLink.objects.select_related("officer").order_by("pk")
     planning.plan_officer_details(context, list(links))
     missing = planning.missing_courses(context.scope).order_by("pk")
-    for batch in chunks(list(missing), SWEEP_BATCH):
+    for batch in chunks(list(missing), BATCH):
         planning.plan_added_courses(context, batch)
         locks.keep_alive(run)
     assert run.started_at is not None
