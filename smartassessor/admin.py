@@ -130,6 +130,8 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
                     "update_learner_gender",
                     "update_risk_from_smart_coach",
                     "safety_hold_percent",
+                    "backwards_hold_percent",
+                    "read_mode",
                     "sync_time",
                     "delta_minutes",
                 ]

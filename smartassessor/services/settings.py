@@ -41,6 +41,8 @@ EDITABLE_FIELDS = frozenset(
         "update_learner_gender",
         "update_risk_from_smart_coach",
         "safety_hold_percent",
+        "backwards_hold_percent",
+        "read_mode",
         "connect_timeout",
         "read_timeout",
         "requests_per_second",

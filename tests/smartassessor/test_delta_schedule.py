@@ -139,3 +139,21 @@ def test_demo_makes_the_delta_task_again_should_it_be_gone(monkeypatch):
     call_command("smartassessor", "demo", "--username", "demo", stdout=io.StringIO())
 
     assert sync.delta_sync_minutes_get() == sync.DELTA_DEFAULT_MINUTES == 15
+
+
+def test_the_backwards_hold_and_the_read_mode_are_settings_with_bounds(db):
+    settings_service.integration_settings_update(
+        actor=None, changes={"backwards_hold_percent": 25, "read_mode": "lists"}
+    )
+    stored = IntegrationSettings.load()
+    assert (stored.backwards_hold_percent, stored.read_mode) == (25, "lists")
+    assert AuditEntry.objects.get().changes == {
+        "backwards_hold_percent": [10, 25],
+        "read_mode": ["auto", "lists"],
+    }
+    with pytest.raises(settings_service.SettingsRefused) as refused:
+        settings_service.integration_settings_update(
+            actor=None, changes={"backwards_hold_percent": 0, "read_mode": "sometimes"}
+        )
+    assert {"backwards_hold_percent", "read_mode"} <= set(refused.value.errors)
+    assert IntegrationSettings.load().read_mode == "lists"
