@@ -169,6 +169,8 @@ def test_the_daily_task_is_made_at_two_and_the_settings_edit_its_time(admin_clie
             "learner_demographics_mode": "none",
             "officer_demographics_mode": "none",
             "safety_hold_percent": 20,
+            "backwards_hold_percent": 10,
+            "read_mode": "auto",
             "connect_timeout": 5,
             "read_timeout": 30,
             "requests_per_second": 10,
