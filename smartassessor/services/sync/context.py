@@ -5,10 +5,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TypeGuard
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
 
-from learners.models import Officer, ReviewType
+from learners.models import LearnerQualification, Officer, ReviewType
 
 from ...client import SmartAssessorClient
 from ...models import (
@@ -19,11 +19,13 @@ from ...models import (
     SyncError,
     SyncRun,
 )
-from .values import display, field_of
-from .writes import rows_insert
+from .chunks import chunks
+from .values import as_json, display, field_of
+from .writes import rows_insert, rows_update
 
 logger = logging.getLogger(__name__)
 
+ROUTINE_CHUNK = 2000
 # Counts the run row holds that the plan and the applying add up.
 COUNTED = tuple(name for name in SyncRun.COUNTS if name not in ("learners_seen", "error_count"))
 
@@ -90,6 +92,9 @@ class RunContext:
         self.notes: list[str] = []
         # What the checks read: who would have their details changed, and which enrolled
         # qualifications would move backwards.
+        # Routine writes no person needs to see (the timeline's creep): (qualification id,
+        # learner id, record, attr, value).
+        self.routine: list[tuple[int, int, str, str, Any]] = []
         self.detail_learners: set[int] = set()
         self.detail_officers: set[int] = set()
         self.backwards: set[int] = set()
@@ -180,6 +185,38 @@ class RunContext:
             [(*(row[name] for name in PLAN_FIELDS), self.run.pk, False, now) for row in rows],
             prepared=("at",),
         )
+
+    def store_routine(self) -> None:
+        """The routine writes join the stored plan (a held or previewed run): applied with it
+        on approval, not history."""
+        for chunk in chunks(self.routine, ROUTINE_CHUNK):
+            self.store(
+                [
+                    plan_row(
+                        learner=learner_id,
+                        target=SyncChange.Target.QUALIFICATION,
+                        record=record,
+                        record_id=lq_id,
+                        field=str(field_of(LearnerQualification, attr).verbose_name).capitalize(),
+                        attr=attr,
+                        new_value=display(LearnerQualification, attr, value),
+                        value=as_json(value),
+                        in_history=False,
+                    )
+                    for lq_id, learner_id, record, attr, value in chunk
+                ]
+            )
+        self.routine = []
+
+    def apply_routine(self) -> None:
+        """The routine writes of a plan being applied, written set-based at once."""
+        for chunk in chunks(self.routine, ROUTINE_CHUNK):
+            writes: dict[int, dict[str, Any]] = {}
+            for lq_id, _, _, attr, value in chunk:
+                writes.setdefault(lq_id, {})[attr] = value
+            with transaction.atomic():
+                rows_update(LearnerQualification, writes)
+        self.routine = []
 
     def save_counts(self) -> None:
         run = self.run

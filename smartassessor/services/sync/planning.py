@@ -201,21 +201,25 @@ def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
         changed = {attr: value for attr, value in changed.items() if old[attr] != value}
         if not changed:
             continue
-        rows += [
-            context.change(
-                LearnerQualification,
-                attr,
-                old[attr],
-                value,
-                learner=course.learner_id,
-                target=SyncChange.Target.QUALIFICATION,
-                record=course.label,
-                record_id=course.lq_id,
-                value=as_json(value),
-                in_history=attr not in NOT_HISTORY,
+        for attr, value in changed.items():
+            if attr in NOT_HISTORY:
+                # Kept aside, compactly: written at once if the plan is applied, stored with it
+                # only if it is held or previewed.
+                context.routine.append((course.lq_id, course.learner_id, course.label, attr, value))
+                continue
+            rows.append(
+                context.change(
+                    LearnerQualification,
+                    attr,
+                    old[attr],
+                    value,
+                    learner=course.learner_id,
+                    target=SyncChange.Target.QUALIFICATION,
+                    record=course.label,
+                    record_id=course.lq_id,
+                    value=as_json(value),
+                )
             )
-            for attr, value in changed.items()
-        ]
         if set(changed) - NOT_HISTORY:
             updated += 1
         if course.state == CourseEnrolment.State.ENROLLED and _moves_backwards(old, changed):

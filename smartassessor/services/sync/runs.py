@@ -251,6 +251,7 @@ def _execute(run: SyncRun, *, full: bool) -> SyncRun:
         context.save_counts()
         reasons = checks.hold_reasons(context)
         if run.trigger == SyncRun.Trigger.DRY_RUN:
+            context.store_routine()
             planned = SyncChange.objects.filter(run=run).count()
             context.notes.append(
                 f"A dry run: {planned} changes planned, nothing was written."
@@ -261,6 +262,7 @@ def _execute(run: SyncRun, *, full: bool) -> SyncRun:
         if full:
             _supersede_held(run)
         if reasons:
+            context.store_routine()
             context.notes += [
                 *reasons,
                 "Nothing was written: an Integration admin must approve or discard this plan.",
@@ -268,6 +270,7 @@ def _execute(run: SyncRun, *, full: bool) -> SyncRun:
             context.save_counts()
             return finish(run, SyncRun.State.HELD)
         apply_plan(context)
+        context.apply_routine()
         context.save_counts()
         remember_failures(run, context.failed, context.seen)
         locks.watermarks_move(run)
