@@ -4,6 +4,7 @@ code applies a run that passed its checks and a held run an admin approved (F25)
 
 from collections import defaultdict
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
@@ -49,13 +50,14 @@ def apply_plan(context: RunContext) -> None:
     """Writes the whole plan; rows that could not be applied stay unapplied, with the reason
     among the run's errors."""
     unapplied: set[int] = set()
+    skipped = _failed_learners(context)
     _adopt_courses(context)
     _fields(context, LearnerQualification, Target.QUALIFICATION, "record_id")
     _create_reviews(context)
     _fields(context, Review, Target.REVIEW, "record_id")
     _fields(context, Learner, Target.RISK, "learner_id")
-    _fields(context, Learner, Target.LEARNER, "learner_id", unapplied=unapplied)
-    _push_learner_details(context, unapplied)
+    _fields(context, Learner, Target.LEARNER, "learner_id", skipped=skipped, unapplied=unapplied)
+    _push_learner_details(context, skipped, unapplied)
     _officer_details(context, unapplied)
     _enrol_courses(context, unapplied)
     plan = _plan(context).exclude(pk__in=unapplied)
@@ -75,12 +77,13 @@ def _fields(
     target: str,
     key: str,
     *,
+    skipped: AbstractSet[int] = frozenset(),
     unapplied: set[int] | None = None,
 ) -> None:
     """The plan's field changes of one kind of record, pulled from SA: the latest value of each
-    field of each record, written set-based a chunk at a time. With ``unapplied``, the changes
-    of learners that failed in this run are left (their details wait for the next run)."""
-    skipped = _failed_learners(context) if unapplied is not None else set()
+    field of each record, written set-based a chunk at a time. The changes of the learners in
+    ``skipped`` (failed in this run: their details wait for the next run) are left, counted in
+    ``unapplied``."""
     rows = (
         _plan(context)
         .filter(target=target, direction=SyncChange.Direction.PULL)
@@ -170,10 +173,11 @@ def _review(learner_id: int, value: dict[str, Any]) -> Review:
     )
 
 
-def _push_learner_details(context: RunContext, unapplied: set[int]) -> None:
+def _push_learner_details(
+    context: RunContext, skipped: AbstractSet[int], unapplied: set[int]
+) -> None:
     fields = {f.mis_attr: f for f in mapping.LEARNER_DETAIL_FIELDS}
     rows = _plan(context).filter(target=Target.LEARNER, direction=SyncChange.Direction.PUSH)
-    skipped = _failed_learners(context)
     for chunk in _rows(rows, "learner_id", "attr", "value"):
         by_learner: dict[int, list[tuple[int, str, Any]]] = defaultdict(list)
         for row_id, learner_id, attr, value in chunk:

@@ -189,6 +189,7 @@ class RunContext:
     def store_routine(self) -> None:
         """The routine writes join the stored plan (a held or previewed run): applied with it
         on approval, not history."""
+        names: dict[str, str] = {}
         for chunk in chunks(self.routine, ROUTINE_CHUNK):
             self.store(
                 [
@@ -197,7 +198,10 @@ class RunContext:
                         target=SyncChange.Target.QUALIFICATION,
                         record=record,
                         record_id=lq_id,
-                        field=str(field_of(LearnerQualification, attr).verbose_name).capitalize(),
+                        field=names.setdefault(
+                            attr,
+                            str(field_of(LearnerQualification, attr).verbose_name).capitalize(),
+                        ),
                         attr=attr,
                         new_value=display(LearnerQualification, attr, value),
                         value=as_json(value),

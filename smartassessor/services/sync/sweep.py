@@ -118,8 +118,8 @@ def sync_runs_sweep() -> int:
     rows it touched; each one moved on, so nothing is sent again for ever."""
     now = timezone.now()
     touched = _refreshes(now) + _dry_runs(now)
-    lock = SyncLock.objects.filter(name=locks.LOCK_NAME).first()
-    holder = lock.run_id if lock and lock.expires_at and lock.expires_at > now else None
+    going = locks.holder()
+    holder = going.pk if going else None
     touched += _approvals(now, holder)
     # A daily run's heartbeat renews its lease and the lock together: one whose lease ran out
     # and that holds no live lock has died. Both checked in the UPDATE itself, so a run whose
