@@ -32,10 +32,11 @@ For each run it measures, in this process:
 
 - ``wall_s``: the wall time of the run;
 - ``api_calls``: the sandbox's request count (``/_sandbox/stats``) for the run;
-- ``queries``: the database queries it made (Django's ``connection.execute_wrapper``);
-- ``rows_written``: the rows its INSERT, UPDATE and DELETE statements affected (each statement's
-  ``cursor.rowcount``, read through the same execute wrapper once its rows were fetched), the
-  run's own bookkeeping (run record, lock, watermarks) included;
+- ``queries``: the database queries it made (Django's ``connection.execute_wrapper``, and on
+  PostgreSQL each ``COPY``, which is not an execute: counted by wrapping ``copy_expert``);
+- ``rows_written``: the rows its INSERT, UPDATE, DELETE and COPY statements affected (each
+  statement's ``cursor.rowcount``, read through the same wrappers once its rows were fetched),
+  the run's own bookkeeping (run record, lock, watermarks) included;
 - ``history_rows``: the ``SyncChange`` rows the run created;
 - ``read_only_s``: after the run, the same four feeds re-read from the watermarks the run started
   from (in ``lists`` mode the four full lists, with the client's scans), with the client only
@@ -94,11 +95,12 @@ def setup_django(database_url: str) -> None:
 
 @contextmanager
 def counted_queries():
-    """Counts the queries and the rows their INSERT, UPDATE and DELETE statements affected.
+    """Counts the queries and the rows their INSERT, UPDATE, DELETE and COPY statements affected.
 
     A statement's rowcount is read at the next statement (or at the end), because an INSERT ...
     RETURNING (Django's bulk_create) only knows it once its rows have been fetched."""
     from django.db import connection
+    from django.db.backends.utils import CursorWrapper
 
     counter = {"queries": 0, "rows": 0}
     pending = []
@@ -117,8 +119,20 @@ def counted_queries():
             pending.append(context["cursor"].cursor)
         return result
 
-    with connection.execute_wrapper(count):
-        yield counter
+    def copy_expert(cursor, sql, file, *args):
+        # COPY (PostgreSQL's inserts) is not an execute: counted here, its rows from its status.
+        settle()
+        counter["queries"] += 1
+        result = cursor.cursor.copy_expert(sql, file, *args)
+        counter["rows"] += max(cursor.cursor.rowcount, 0)
+        return result
+
+    CursorWrapper.copy_expert = copy_expert
+    try:
+        with connection.execute_wrapper(count):
+            yield counter
+    finally:
+        del CursorWrapper.copy_expert
     settle()
 
 
@@ -143,9 +157,9 @@ def readers(client, feeds: bool) -> dict:
 
 def mis_from_sandbox(client, feeds: bool) -> None:
     """The MIS side of the seeded learners, written in bulk, as an enrolment would leave it."""
-    from learners.models import Learner, LearnerQualification, Qualification
+    from learners.models import Learner, Qualification
     from smartassessor import mapping
-    from smartassessor.models import CourseEnrolment, Enrolment, QualificationLink
+    from smartassessor.models import Enrolment, QualificationLink
     from smartassessor.services import sync
 
     qualifications = {}
@@ -172,30 +186,39 @@ def mis_from_sandbox(client, feeds: bool) -> None:
             batch = []
     _learners(batch, learners, enrolments, Learner, Enrolment, mapping)
 
-    plan, courses = [], []
+    batch = []
     for course in read[sync.FEED_COURSES](since=None, page_size=500):
-        learner = learners[course.learner_smart_assessor_id]
-        plan.append(
-            LearnerQualification(
-                learner_id=learner,
-                qualification=qualifications[course.course_smart_assessor_id],
-                start_date=course.start_date,
-                planned_end_date=course.planned_end_date,
-            )
+        batch.append(course)
+        if len(batch) == BATCH:
+            _plans(batch, learners, enrolments, qualifications)
+            batch = []
+    _plans(batch, learners, enrolments, qualifications)
+
+
+def _plans(batch, learners, enrolments, qualifications) -> None:
+    """A batch of SA course enrolments as plan entries and course enrolments: a batch at a
+    time, so that the bench's own memory stays small and the peak it prints is the runs'."""
+    from learners.models import LearnerQualification
+    from smartassessor.models import CourseEnrolment
+
+    plan = [
+        LearnerQualification(
+            learner_id=learners[course.learner_smart_assessor_id],
+            qualification=qualifications[course.course_smart_assessor_id],
+            start_date=course.start_date,
+            planned_end_date=course.planned_end_date,
         )
-        courses.append(course.smart_assessor_id)
-    LearnerQualification.objects.bulk_create(plan, batch_size=BATCH)
+        for course in batch
+    ]
+    LearnerQualification.objects.bulk_create(plan)
     CourseEnrolment.objects.bulk_create(
-        [
-            CourseEnrolment(
-                enrolment_id=enrolments[lq.learner_id],
-                learner_qualification=lq,
-                state=CourseEnrolment.State.ENROLLED,
-                sa_learner_course_id=sa_course_id,
-            )
-            for lq, sa_course_id in zip(plan, courses, strict=True)
-        ],
-        batch_size=BATCH,
+        CourseEnrolment(
+            enrolment_id=enrolments[lq.learner_id],
+            learner_qualification=lq,
+            state=CourseEnrolment.State.ENROLLED,
+            sa_learner_course_id=course.smart_assessor_id,
+        )
+        for lq, course in zip(plan, batch, strict=True)
     )
 
 

@@ -341,6 +341,10 @@ class SyncChangeAdmin(ReadOnlyAdmin):
     search_fields = ["learner__ident", "officer__surname"]
     list_select_related = ["run", "learner", "officer"]
 
+    @admin.display(boolean=True)
+    def applied(self, change: models.SyncChange) -> bool:
+        return change.applied
+
 
 @admin.register(models.SyncRetry)
 class SyncRetryAdmin(ReadOnlyAdmin):

@@ -254,6 +254,8 @@ class SyncChangeSerializer(serializers.ModelSerializer):
     learner = serializers.CharField(source="learner.ident", allow_null=True)
     officer = serializers.IntegerField(source="officer_id", allow_null=True)
 
+    applied = serializers.BooleanField(read_only=True)
+
     class Meta:
         model = SyncChange
         fields = [

@@ -494,6 +494,11 @@ class SyncRun(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    plan_applied_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its plan was applied: its changes, but those left out, are history.",
+    )
     attempts = models.PositiveIntegerField(
         default=0, help_text="Times a worker claimed a learner's refresh."
     )
@@ -558,12 +563,25 @@ class SyncError(models.Model):
         return f"{self.subject}: {self.message[:80]}"
 
 
+class SyncChangeQuerySet(models.QuerySet["SyncChange"]):
+    def applied(self) -> "SyncChangeQuerySet":
+        """The changes made: of a plan applied, and not left out."""
+        return self.filter(run__plan_applied_at__isnull=False, left_out=False)
+
+    def planned(self) -> "SyncChangeQuerySet":
+        """The changes not made: a plan not applied (held, discarded, a dry run's), or left
+        out of one that was."""
+        return self.exclude(run__plan_applied_at__isnull=False, left_out=False)
+
+
 class SyncChange(models.Model):
     """One field a synchronisation changed, or would change (F21, F25).
 
-    Every run stores its plan first, as rows with ``applied`` False (F25): a held run keeps
-    exactly what it would write until an admin approves or discards it, and a dry run shows it.
-    Applied, the rows are the history (F21).
+    Every run stores its plan first (F25): a held run keeps exactly what it would write until
+    an admin approves or discards it, and a dry run shows it. Once the run's plan is applied
+    (``SyncRun.plan_applied_at``) its rows are the history (F21), but for those ``left_out``:
+    the rows of a learner that failed in the run, or that Smart Assessor refused. A row is
+    written once, when planned: applying a plan marks the run, not each row.
     """
 
     class Target(models.TextChoices):
@@ -577,16 +595,20 @@ class SyncChange(models.Model):
         PULL = "pull", "Taken from Smart Assessor"
         PUSH = "push", "Sent to Smart Assessor"
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
+    # Indexed with the id below, and the learner with the time: no index of their own.
+    run = models.ForeignKey(
+        SyncRun, on_delete=models.CASCADE, related_name="changes", db_index=False
+    )
     learner = models.ForeignKey(
         Learner,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="smartassessor_changes",
+        db_index=False,
     )
     officer = models.ForeignKey(
-        Officer, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        Officer, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
     )
     target = models.CharField(max_length=15, choices=Target)
     direction = models.CharField(max_length=4, choices=Direction, default=Direction.PULL)
@@ -606,18 +628,34 @@ class SyncChange(models.Model):
         help_text="False for a write no person needs to see (the timeline's daily creep): "
         "applied with the plan, then dropped.",
     )
-    applied = models.BooleanField(default=True)
-    at = models.DateTimeField(auto_now_add=True)
+    left_out = models.BooleanField(
+        default=False,
+        help_text="Not applied with its plan: its learner failed in the run, or Smart "
+        "Assessor refused it.",
+    )
+    at = models.DateTimeField(auto_now_add=True, help_text="When it was planned.")
+
+    objects = SyncChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["learner", "-at"]),
-            models.Index(fields=["run", "applied"]),
+            models.Index(fields=["run", "id"]),
+            # Few changes are an officer's: only theirs are indexed.
+            models.Index(
+                fields=["officer"],
+                condition=models.Q(officer__isnull=False),
+                name="syncchange_officer",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.record} {self.field}: {self.old_value} → {self.new_value}"
+
+    @property
+    def applied(self) -> bool:
+        return self.run.plan_applied_at is not None and not self.left_out
 
 
 class SyncRetry(models.Model):

@@ -93,7 +93,7 @@ def learner_refresh_latest(*, learner: Learner) -> SyncRun | None:
 
 def learner_refresh_latest_with_changes(*, learner: Learner) -> SyncRun | None:
     """The learner's latest refresh with the changes it made, for the learner's block."""
-    changes = SyncChange.objects.filter(applied=True).order_by("id")
+    changes = SyncChange.objects.applied().order_by("id")
     return (
         SyncRun.objects.filter(learner=learner, trigger=SyncRun.Trigger.LEARNER)
         .select_related("requested_by")
@@ -106,7 +106,8 @@ def learner_sync_changes(*, learner: Learner) -> QuerySet[SyncChange]:
     """Everything synchronisation changed on the learner, newest first: applied plans only (a
     held run's or a dry run's plan changed nothing)."""
     return (
-        SyncChange.objects.filter(learner=learner, applied=True)
+        SyncChange.objects.applied()
+        .filter(learner=learner)
         .select_related("run")
         .order_by("-at", "-id")
     )
@@ -139,21 +140,21 @@ PLAN_ORDER = (
 def sync_run_changes(*, run: SyncRun, planned: bool) -> QuerySet[SyncChange]:
     """The run's changes in the order it made them; or, when ``planned``, its plan (the
     changes not applied) in ``PLAN_ORDER`` without the routine writes nobody needs to check."""
-    changes = run.changes.select_related("learner", "officer")
+    changes = SyncChange.objects.filter(run=run).select_related("learner", "officer", "run")
     if not planned:
         return changes.order_by("id")
-    return changes.filter(applied=False, in_history=True).order_by(*PLAN_ORDER)
+    return changes.planned().filter(in_history=True).order_by(*PLAN_ORDER)
 
 
 def sync_run_changes_listed(*, run: SyncRun, applied: bool | None) -> QuerySet[SyncChange]:
     """Every change of the run, or only those applied (in the order made) or not (its plan,
     in ``PLAN_ORDER``), routine writes included, as the API lists them."""
-    changes = run.changes.select_related("learner")
+    changes = SyncChange.objects.filter(run=run).select_related("learner", "run")
     if applied is None:
         return changes.order_by("id")
     if applied:
-        return changes.filter(applied=True).order_by("id")
-    return changes.filter(applied=False).order_by(*PLAN_ORDER)
+        return changes.applied().order_by("id")
+    return changes.planned().order_by(*PLAN_ORDER)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ class ChangeCounts:
 
 
 def sync_run_change_counts(*, run: SyncRun, planned: bool) -> ChangeCounts:
-    changes = run.changes.filter(applied=False) if planned else run.changes.all()
+    changes = SyncChange.objects.filter(run=run)
+    changes = changes.planned() if planned else changes
     rows = changes.order_by().values_list("target", "in_history").annotate(count=Count("id"))
     listed: dict[str, int] = {}
     routine = 0

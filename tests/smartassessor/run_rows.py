@@ -36,7 +36,6 @@ def planned_change(run, learner=None, *, officer=None, field="Mobile", **fields)
         attr=field.lower(),
         old_value=fields.pop("old_value", "07700 1"),
         new_value=fields.pop("new_value", "07700 2"),
-        applied=fields.pop("applied", False),
         **fields,
     )
 

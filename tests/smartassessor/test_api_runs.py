@@ -2,6 +2,7 @@
 and Preview the next synchronisation. Runs are made as rows: the engine's tests run them."""
 
 import pytest
+from django.utils import timezone
 
 from smartassessor.models import SyncRun
 from tests.factories import LearnerFactory
@@ -98,12 +99,13 @@ def test_no_preview_while_the_integration_is_off(admin_client_ia, db):
 
 
 def test_a_runs_changes_are_listed_planned_or_applied_and_paged(sa_settings, admin_client_ia):
-    run = run_row(SyncRun.Trigger.DAILY, SyncRun.State.HELD)
+    # A plan applied but for two changes left out (SA refused them).
+    run = run_row(SyncRun.Trigger.DAILY, SyncRun.State.PARTIAL, plan_applied_at=timezone.now())
     zoe = LearnerFactory(first_name="Zoe", surname="Adams")
     amy = LearnerFactory(first_name="Amy", surname="Young")
-    later = planned_change(run, amy, field="Mobile")
-    first = planned_change(run, zoe, field="Email")
-    applied = planned_change(run, zoe, field="Phone", applied=True)
+    later = planned_change(run, amy, field="Mobile", left_out=True)
+    first = planned_change(run, zoe, field="Email", left_out=True)
+    applied = planned_change(run, zoe, field="Phone")
     url = f"/api/sync-runs/{run.pk}/changes/"
 
     plan = admin_client_ia.get(url + "?applied=false").json()["results"]
@@ -116,7 +118,7 @@ def test_a_runs_changes_are_listed_planned_or_applied_and_paged(sa_settings, adm
     assert admin_client_ia.get(url).json()["count"] == 3
 
     for n in range(55):
-        planned_change(run, zoe, field=f"Field {n}")
+        planned_change(run, zoe, field=f"Field {n}", left_out=True)
     paged = admin_client_ia.get(url + "?applied=false").json()
     assert paged["count"] == 57 and len(paged["results"]) == 50 and paged["next"]
     assert admin_client_ia.get("/api/sync-runs/999999/changes/").status_code == 404

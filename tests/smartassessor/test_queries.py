@@ -64,6 +64,7 @@ def _sync_run(learner, *, changes: int, trigger=SyncRun.Trigger.LEARNER) -> Sync
         finished_at=now,
         qualifications_updated=changes,
         error_count=1,
+        plan_applied_at=now,
     )
     SyncError.objects.create(run=run, learner=learner, subject=str(learner), message="Refused")
     SyncChange.objects.bulk_create(

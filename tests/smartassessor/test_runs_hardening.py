@@ -410,7 +410,6 @@ def _held_run() -> SyncRun:
         old_value=learner.mobile,
         new_value=NEW_MOBILE,
         value=NEW_MOBILE,
-        applied=False,
     )
     return run
 

@@ -263,3 +263,25 @@ def test_bulk_seeded_learners_are_linked_by_hand_and_their_courses_adopted(sa_sa
     course = CourseEnrolment.objects.get(enrolment=enrolment)
     assert course.learner_qualification.qualification.reference == BUSINESS_ADMIN[0]
     assert course.learner_qualification.timeline_percent > 0
+
+
+def test_a_run_that_creates_reviews_and_updates_others_writes_both(sa_sandbox):
+    from smartassessor import mapping
+    from smartassessor.services.sync.values import converted
+
+    learners = [enrolled_learner(), enrolled_learner()]
+    map_event_types(IND="Induction", PR="Progress Review", AV="Assessment Visit")
+    sa_sandbox.advance(20)
+    sync.sync_run_daily()
+    sa_sandbox.advance(60)  # a visit planned before is held now, and new sessions are planned
+
+    run = sync.sync_run_daily()
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert run.reviews_created > 0 and run.reviews_updated > 0
+    fields = [f for f in mapping.REVIEW_FIELDS if f.mis_attr not in ("review_type", "reviewer")]
+    for learner in learners:
+        for session in client().learner_session_list(learner_id=sa_id(learner)):
+            review = ReviewLink.objects.get(session_id=session.smart_assessor_id).review
+            for field in fields:
+                assert getattr(review, field.mis_attr) == converted(field, session), field

@@ -7,6 +7,7 @@ from django.utils import timezone
 from learners.models import Learner, Sex
 from smartassessor.client import LearnerChanges
 from smartassessor.models import SyncChange, SyncError, SyncRetry, SyncRun, SyncWatermark
+from smartassessor.selectors import sync_runs
 from smartassessor.services import sync
 
 from .sync_helpers import client, enrolled_learner, sa_id, set_settings
@@ -36,6 +37,14 @@ def test_push_sends_mis_values_and_a_refused_learner_does_not_stop_the_run(sa_sa
     assert client().learner_get(learner_id=sa_id(first)).mobile == "07700 900001"
     assert client().learner_get(learner_id=sa_id(last)).mobile == "07700 900003"
     assert SyncRetry.objects.filter(enrolment__learner=bad).exists()
+    # The run's plan is applied, but for the refused change: left out, and shown so.
+    changes = SyncChange.objects.filter(run=run).select_related("run")
+    assert run.plan_applied_at is not None
+    assert {c.learner_id for c in changes.applied()} == {first.pk, last.pk}
+    assert [(c.learner_id, c.field, c.applied) for c in changes.planned()] == [
+        (bad.pk, "Email", False)
+    ]
+    assert not sync_runs.learner_sync_changes(learner=bad).exists()
 
     _edit_in_mis(bad, email="fixed@learner.example")
     again = sync.sync_run_daily()
@@ -117,7 +126,7 @@ def test_a_run_changing_too_many_learners_is_held_before_writing(sa_sandbox):
         old_mobile = learner.mobile
         learner.refresh_from_db()
         assert learner.mobile == old_mobile
-    planned = SyncChange.objects.filter(run=run, applied=False, field="Mobile")
+    planned = SyncChange.objects.filter(run=run, field="Mobile").planned()
     assert planned.count() == 2
     assert SyncWatermark.objects.get(feed=sync.FEED_LEARNERS).modified_at == mark
 

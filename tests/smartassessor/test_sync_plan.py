@@ -70,9 +70,9 @@ def _ahead_in_the_mis(sa_sandbox, learners: list[Learner], days: int = 1) -> Non
 
 def _applied_values(run: SyncRun) -> set[tuple]:
     return set(
-        SyncChange.objects.filter(run=run, applied=True).values_list(
-            "learner_id", "record", "attr", "new_value"
-        )
+        SyncChange.objects.filter(run=run)
+        .applied()
+        .values_list("learner_id", "record", "attr", "new_value")
     )
 
 
@@ -90,7 +90,7 @@ def test_a_run_moving_too_many_qualifications_backwards_is_held_with_nothing_wri
     assert any("would move backwards" in note for note in run.notes)
     assert snapshot() == before
     plan = SyncChange.objects.filter(run=run)
-    assert plan.filter(applied=True).count() == 0
+    assert not plan.applied().exists() and run.plan_applied_at is None
     assert plan.filter(attr="progress_percent").count() == 3
     planned = set(
         plan.filter(in_history=True).values_list("learner_id", "record", "attr", "new_value")
@@ -101,7 +101,8 @@ def test_a_run_moving_too_many_qualifications_backwards_is_held_with_nothing_wri
 
     assert applied.state == SyncRun.State.SUCCEEDED, applied.error
     assert _applied_values(run) == planned
-    assert not plan.filter(applied=False).exists()  # the timeline's rows were dropped
+    assert not plan.planned().exists()
+    assert not plan.filter(in_history=False).exists()  # the timeline's rows were dropped
     for row in plan.filter(attr="progress_percent"):
         lq = LearnerQualification.objects.get(pk=row.record_id)
         assert lq.progress_percent == Decimal(row.value)
@@ -121,7 +122,7 @@ def test_a_run_changing_too_many_details_holds_its_progress_and_reviews_too(sa_s
 
     assert run.state == SyncRun.State.HELD, run.error
     assert snapshot() == before
-    planned = SyncChange.objects.filter(run=run, applied=False)
+    planned = SyncChange.objects.filter(run=run).planned()
     assert planned.filter(field="Mobile").count() == 3
     assert planned.filter(attr="progress_percent").exists()
     assert planned.filter(target=SyncChange.Target.REVIEW).exists()
@@ -137,7 +138,7 @@ def test_discarding_a_held_plan_writes_none_of_it_and_moves_the_watermark(sa_san
     sync.sync_run_discard(run=held, actor=admin_user)
 
     assert SyncRun.objects.get(pk=held.pk).state == SyncRun.State.DISCARDED
-    assert not SyncChange.objects.filter(run=held, applied=True).exists()
+    assert not SyncChange.objects.filter(run=held).applied().exists()
     assert set(LearnerQualification.objects.values_list("progress_percent", flat=True)) == {
         Decimal(95)
     }
@@ -161,7 +162,7 @@ def test_a_dry_run_shows_the_plan_and_writes_nothing_else(sa_sandbox, admin_user
             "learner_id", "record", "attr", "new_value"
         )
     )
-    assert planned and not SyncChange.objects.filter(run=dry, applied=True).exists()
+    assert planned and not SyncChange.objects.filter(run=dry).applied().exists()
     assert "nothing was written" in dry.notes[-1]
     for learner in Learner.objects.all():  # a plan is not history
         assert not learner_sync_changes(learner=learner).filter(run=dry).exists()
@@ -199,7 +200,7 @@ def test_the_timelines_creep_is_written_but_is_not_history(sa_sandbox):
     now = dict(LearnerQualification.objects.values_list("pk", "timeline_percent"))
     assert all(now[pk] > timelines[pk] for pk in timelines)
     assert not SyncChange.objects.filter(attr="timeline_percent").exists()
-    assert not SyncChange.objects.filter(run=run, applied=False).exists()
+    assert not SyncChange.objects.filter(run=run).planned().exists()
     assert len(learners) == 2
 
 
@@ -212,7 +213,7 @@ def test_a_delta_run_reads_the_feeds_and_applies_like_a_daily_run(sa_sandbox):
     assert run is not None and run.trigger == SyncRun.Trigger.DELTA
     assert run.state == SyncRun.State.SUCCEEDED, run.error
     assert run.qualifications_updated == 2 and run.learners_seen == 2
-    assert SyncChange.objects.filter(run=run, attr="progress_percent", applied=True).count() == 2
+    assert SyncChange.objects.filter(run=run, attr="progress_percent").applied().count() == 2
     assert len(learners) == 2
     # Nothing changed since: the next delta run reads the feeds' ends and writes nothing.
     quiet = sync.sync_run_delta()

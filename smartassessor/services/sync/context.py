@@ -81,6 +81,7 @@ class RunContext:
         self.base = Counter({name: getattr(run, name) for name in (*COUNTED, "error_count")})
         self.client = client
         self.scope = scope
+        self._scope_ids: set[int] | None = None
         self.settings = IntegrationSettings.load()
         self.counts: Counter[str] = Counter()
         self.seen: set[int] = set()
@@ -109,8 +110,24 @@ class RunContext:
         ids = set(sa_learner_ids)
         if not ids:
             return {}
-        rows = self.scope.filter(sa_learner_id__in=ids).select_related("learner")
-        return {row.sa_learner_id: row for row in rows}
+        rows = list(
+            Enrolment.objects.filter(sa_learner_id__in=ids, is_current=True).select_related(
+                "learner"
+            )
+        )
+        covered = self.covered({row.pk for row in rows})
+        return {row.sa_learner_id: row for row in rows if row.pk in covered}
+
+    def covered(self, enrolment_ids: set[int]) -> set[int]:
+        """Those of the enrolments the scope covers. The scope is read once, when first asked
+        (joining it to every page would cost more than the page); one that came into it since
+        is looked up, and remembered."""
+        if self._scope_ids is None:
+            self._scope_ids = set(self.scope.values_list("pk", flat=True))
+        others = enrolment_ids - self._scope_ids
+        if others:
+            self._scope_ids |= set(self.scope.filter(pk__in=others).values_list("pk", flat=True))
+        return enrolment_ids & self._scope_ids
 
     def usable(self, enrolment: Enrolment | None) -> TypeGuard[Enrolment]:
         """True for a learner in scope that has not failed in this run."""
@@ -181,7 +198,7 @@ class RunContext:
         now = field_of(SyncChange, "at").get_db_prep_save(timezone.now(), connection)
         rows_insert(
             SyncChange,
-            (*PLAN_FIELDS, "run", "applied", "at"),
+            (*PLAN_FIELDS, "run", "left_out", "at"),
             [(*(row[name] for name in PLAN_FIELDS), self.run.pk, False, now) for row in rows],
             prepared=("at",),
         )

@@ -95,11 +95,16 @@ _COURSE_COLUMNS = (
 
 
 def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
-    rows = CourseEnrolment.objects.filter(
-        sa_learner_course_id__in=sa_ids, enrolment__in=context.scope
-    ).values_list(*_COURSE_COLUMNS)
+    rows = list(
+        CourseEnrolment.objects.filter(sa_learner_course_id__in=sa_ids).values_list(
+            *_COURSE_COLUMNS
+        )
+    )
+    covered = context.covered({row[2] for row in rows})
     courses = {}
     for sa_id, state, enrolment_id, learner_id, sa_learner_id, lq_id, ref, title, *figures in rows:
+        if enrolment_id not in covered:
+            continue
         courses[sa_id] = _Course(
             state,
             enrolment_id,

@@ -387,7 +387,7 @@ def sync_run_discard(*, run: SyncRun, actor: Actor) -> SyncRun:
     """Drop a held run's plan; the watermark moves past what it read."""
     if not _decide(run, actor, SyncRun.State.DISCARDED):
         raise ApplicationError("Only a held run can be discarded.")
-    SyncChange.objects.filter(run=run, applied=False, in_history=False).delete()
+    SyncChange.objects.filter(run=run, in_history=False).delete()
     run.refresh_from_db()
     locks.watermarks_move(run)
     return run

@@ -3,6 +3,7 @@ a person reads them."""
 
 import datetime as dt
 import decimal
+import functools
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -64,12 +65,23 @@ def from_json(model: type[models.Model], attr: str, value: Any) -> Any:
 
 
 def checked(record: models.Model | type[models.Model], attr: str, value: Any) -> Any:
-    """The value as the MIS field holds it; ``Malformed`` when the field would refuse it."""
-    field = field_of(record, attr)
+    """The value as the MIS field holds it; ``Malformed`` when the field would refuse it.
+    The field's checks depend on the value alone, and a run meets the same values many times
+    over (a percentage, a date), so each is checked once."""
+    model = record if isinstance(record, type) else type(record)
+    try:
+        return _checked(model, attr, value)
+    except TypeError:  # a value that cannot be remembered (not hashable)
+        return _checked.__wrapped__(model, attr, value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _checked(model: type[models.Model], attr: str, value: Any) -> Any:
+    field = field_of(model, attr)
     if field.is_relation:
         return value
     try:
-        return field.clean(value, record if isinstance(record, models.Model) else None)
+        return field.clean(value, None)
     except ValidationError as exc:
         raise Malformed(f"{field.verbose_name} {value!r}: {' '.join(exc.messages)}") from None
 

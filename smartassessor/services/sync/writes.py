@@ -2,10 +2,11 @@
 
 Updates: one statement per group of rows that change the same fields; PostgreSQL ``UPDATE …
 FROM (VALUES …)``, a thousand rows a statement; SQLite ``executemany`` of a plain ``UPDATE …
-WHERE id = ?``. Inserts: multi-row ``INSERT … VALUES`` on PostgreSQL, ``executemany`` on SQLite.
-All in the caller's transaction and through Django's cursor, so query counts and the benchmark
-see them."""
+WHERE id = ?``. Inserts: ``COPY … FROM STDIN`` on PostgreSQL, ``executemany`` on SQLite. All in
+the caller's transaction and through Django's cursor."""
 
+import io
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -25,6 +26,8 @@ _AS_THEY_ARE = {
     "BigIntegerField",
     "BooleanField",
     "CharField",
+    "DateField",
+    "DecimalField",
     "ForeignKey",
     "IntegerField",
     "PositiveBigIntegerField",
@@ -35,24 +38,55 @@ _AS_THEY_ARE = {
 }
 
 
-def _preparers(fields: list["models.Field[Any, Any]"]) -> list[Callable[[Any], Any] | None]:
+def _preparers(
+    fields: list["models.Field[Any, Any]"], *, copy: bool = False
+) -> list[Callable[[Any], Any] | None]:
+    """Per field, how its Python values become the driver's (``copy``: COPY's text, where
+    JSON is written as JSON text and None as SQL NULL)."""
     preparers: list[Callable[[Any], Any] | None] = []
     for field in fields:
         kind = field.get_internal_type()
         if kind in _AS_THEY_ARE:
             preparers.append(None)
         elif kind == "JSONField":
-            preparers.append(partial(connection.ops.adapt_json_value, encoder=None))
+            encoder = getattr(field, "encoder", None)
+            preparers.append(
+                partial(_json_text, encoder=encoder)
+                if copy
+                else partial(connection.ops.adapt_json_value, encoder=encoder)
+            )
         else:
             preparers.append(partial(field.get_db_prep_save, connection=connection))
     return preparers
 
 
-def _prepared(preparers: list[Callable[[Any], Any] | None], values: Iterable[Any]) -> list[Any]:
-    return [
-        value if prepare is None else prepare(value)
-        for prepare, value in zip(preparers, values, strict=True)
-    ]
+def _json_text(value: Any, encoder: type[json.JSONEncoder] | None) -> str | None:
+    return None if value is None else json.dumps(value, cls=encoder)
+
+
+# COPY's text format: a tab between columns, \N for NULL, and these escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _prepared(preparers: list[Callable[[Any], Any] | None], rows: Iterable[Iterable[Any]]) -> list:
+    """The rows' values as the driver takes them: only the columns with a preparer are
+    touched."""
+    active = [(column, prepare) for column, prepare in enumerate(preparers) if prepare]
+    prepared = []
+    for row in rows:
+        values = list(row)
+        for column, prepare in active:
+            values[column] = prepare(values[column])
+        prepared.append(values)
+    return prepared
 
 
 def rows_update(model: type[models.Model], rows: dict[int, dict[str, Any]]) -> int:
@@ -71,7 +105,7 @@ def rows_update(model: type[models.Model], rows: dict[int, dict[str, Any]]) -> i
                 for field, attr in zip(fields, attrs, strict=True)
             ]
             preparers = _preparers(fields)
-            params = [[*_prepared(preparers, (rows[pk][attr] for attr in attrs)), pk] for pk in pks]
+            params = _prepared([*preparers, None], ([*map(rows[pk].get, attrs), pk] for pk in pks))
             if connection.vendor == "postgresql":
                 casts = [field.db_type(connection) for field in fields]
                 row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ", %s::bigint)"
@@ -108,18 +142,20 @@ def rows_insert(
         connection.ops.quote_name(field.get_attname_column()[1] or attr)
         for field, attr in zip(fields, attrs, strict=True)
     )
+    copy = connection.vendor == "postgresql"
     preparers = [
         None if attr in prepared else preparer
-        for attr, preparer in zip(attrs, _preparers(fields), strict=True)
+        for attr, preparer in zip(attrs, _preparers(fields, copy=copy), strict=True)
     ]
-    params = [_prepared(preparers, row) for row in rows]
-    marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for chunk in chunks(params, VALUES_PER_STATEMENT):
-                cursor.execute(
-                    f"INSERT INTO {table} ({names}) VALUES " + ", ".join([marks] * len(chunk)),
-                    [value for values in chunk for value in values],
-                )
+        if copy:
+            text = "".join(
+                "\t".join(map(_copy_text, row)) + "\n" for row in _prepared(preparers, rows)
+            )
+            cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", io.StringIO(text))
         else:
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES {marks}", params)
+            marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES {marks}",
+                _prepared(preparers, rows),
+            )
