@@ -595,9 +595,15 @@ class SyncChange(models.Model):
         PULL = "pull", "Taken from Smart Assessor"
         PUSH = "push", "Sent to Smart Assessor"
 
-    # Indexed with the id below, and the learner with the time: no index of their own.
+    # A run writes its changes by the hundred thousand: their references are kept by the
+    # cascades here, not checked by the database row by row at every commit, and indexed
+    # with what is looked up with them (below), not on their own.
     run = models.ForeignKey(
-        SyncRun, on_delete=models.CASCADE, related_name="changes", db_index=False
+        SyncRun,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_index=False,
+        db_constraint=False,
     )
     learner = models.ForeignKey(
         Learner,
@@ -606,9 +612,16 @@ class SyncChange(models.Model):
         blank=True,
         related_name="smartassessor_changes",
         db_index=False,
+        db_constraint=False,
     )
     officer = models.ForeignKey(
-        Officer, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+        Officer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     target = models.CharField(max_length=15, choices=Target)
     direction = models.CharField(max_length=4, choices=Direction, default=Direction.PULL)

@@ -70,6 +70,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 blank=True,
                 db_index=False,
+                db_constraint=False,
                 null=True,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="smartassessor_changes",
@@ -82,6 +83,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 blank=True,
                 db_index=False,
+                db_constraint=False,
                 null=True,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="+",
@@ -93,6 +95,7 @@ class Migration(migrations.Migration):
             name="run",
             field=models.ForeignKey(
                 db_index=False,
+                db_constraint=False,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="changes",
                 to="smartassessor.syncrun",

@@ -110,10 +110,11 @@ class RunContext:
         ids = set(sa_learner_ids)
         if not ids:
             return {}
+        # The conditions of the unique index on current SA ids, stated so that it is used.
         rows = list(
-            Enrolment.objects.filter(sa_learner_id__in=ids, is_current=True).select_related(
-                "learner"
-            )
+            Enrolment.objects.filter(sa_learner_id__in=ids, is_current=True)
+            .exclude(sa_learner_id="")
+            .select_related("learner")
         )
         covered = self.covered({row.pk for row in rows})
         return {row.sa_learner_id: row for row in rows if row.pk in covered}

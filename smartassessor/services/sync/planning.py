@@ -95,10 +95,12 @@ _COURSE_COLUMNS = (
 
 
 def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
+    # The conditions of the unique index on current SA course ids, stated so that it is used
+    # (the scope holds current enrolments only).
     rows = list(
-        CourseEnrolment.objects.filter(sa_learner_course_id__in=sa_ids).values_list(
-            *_COURSE_COLUMNS
-        )
+        CourseEnrolment.objects.filter(sa_learner_course_id__in=sa_ids, is_current=True)
+        .exclude(sa_learner_course_id="")
+        .values_list(*_COURSE_COLUMNS)
     )
     covered = context.covered({row[2] for row in rows})
     courses = {}

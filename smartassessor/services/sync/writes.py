@@ -2,9 +2,10 @@
 
 Updates: one statement per group of rows that change the same fields; PostgreSQL ``UPDATE …
 FROM (VALUES …)``, a thousand rows a statement; SQLite ``executemany`` of a plain ``UPDATE …
-WHERE id = ?``. Inserts: ``COPY … FROM STDIN`` on PostgreSQL, ``executemany`` on SQLite. All in
-the caller's transaction and through Django's cursor."""
+WHERE id = ?``. Inserts: ``COPY … FROM STDIN`` (CSV) on PostgreSQL, ``executemany`` on SQLite.
+All in the caller's transaction and through Django's cursor."""
 
+import csv
 import io
 import json
 from collections import defaultdict
@@ -62,18 +63,6 @@ def _preparers(
 
 def _json_text(value: Any, encoder: type[json.JSONEncoder] | None) -> str | None:
     return None if value is None else json.dumps(value, cls=encoder)
-
-
-# COPY's text format: a tab between columns, \N for NULL, and these escaped.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    return str(value).translate(_COPY_ESCAPES)
 
 
 def _prepared(preparers: list[Callable[[Any], Any] | None], rows: Iterable[Iterable[Any]]) -> list:
@@ -149,10 +138,21 @@ def rows_insert(
     ]
     with connection.cursor() as cursor:
         if copy:
-            text = "".join(
-                "\t".join(map(_copy_text, row)) + "\n" for row in _prepared(preparers, rows)
+            # CSV, written by the csv module: every value but a number quoted, None as "",
+            # which FORCE_NULL reads as NULL in the nullable columns (in them, an empty text
+            # is NULL too).
+            text = io.StringIO()
+            csv.writer(text, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(
+                _prepared(preparers, rows)
             )
-            cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", io.StringIO(text))
+            text.seek(0)
+            nullable = ", ".join(
+                connection.ops.quote_name(field.column) for field in fields if field.null
+            )
+            options = f", FORCE_NULL ({nullable})" if nullable else ""
+            cursor.copy_expert(
+                f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv{options})", text
+            )
         else:
             marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
             cursor.executemany(
