@@ -90,22 +90,28 @@ def apply_plan(context: RunContext) -> None:
     written again)."""
     left_out: set[int] = set()
     skipped = _failed_learners(context)
+    routine = context.take_routine()
     for chunk in _chunks(context):
         kinds: dict[str, list[Row]] = defaultdict(list)
         for row in chunk:
             kinds[_kind(row)].append(row)
-        _adopt_courses(kinds[ADOPT])
-        _fields(LearnerQualification, kinds[Target.QUALIFICATION], "record_id")
-        _create_reviews(kinds[CREATE])
-        _fields(Review, kinds[Target.REVIEW], "record_id")
-        _fields(Learner, kinds[Target.RISK], "learner_id")
-        details = [row for row in kinds[Target.LEARNER] if row.learner_id not in skipped]
-        left_out.update(row.id for row in kinds[Target.LEARNER] if row.learner_id in skipped)
-        context.counts["details_pulled"] += _fields(Learner, details, "learner_id")
+        # The chunk's writes to the MIS in one transaction; what Smart Assessor is told, after.
+        with transaction.atomic():
+            _adopt_courses(kinds[ADOPT])
+            _fields(LearnerQualification, kinds[Target.QUALIFICATION], "record_id", routine)
+            _create_reviews(kinds[CREATE])
+            _fields(Review, kinds[Target.REVIEW], "record_id")
+            _fields(Learner, kinds[Target.RISK], "learner_id")
+            details = [row for row in kinds[Target.LEARNER] if row.learner_id not in skipped]
+            left_out.update(row.id for row in kinds[Target.LEARNER] if row.learner_id in skipped)
+            context.counts["details_pulled"] += _fields(Learner, details, "learner_id")
         _push_learner_details(context, kinds[SEND], skipped, left_out)
         _officer_details(context, kinds[Target.OFFICER], left_out)
         _enrol_courses(context, kinds[ENROL], left_out)
         locks.keep_alive(context.run)
+    for lq_ids in chunks(list(routine), CHUNK):  # the qualifications the plan did not write
+        with transaction.atomic():
+            rows_update(LearnerQualification, {pk: routine[pk] for pk in lq_ids})
     _plan(context).filter(in_history=False).delete()
     for ids in chunks(sorted(left_out), CHUNK):
         _plan(context).filter(pk__in=ids).update(left_out=True)
@@ -119,18 +125,24 @@ def _failed_learners(context: RunContext) -> set[int]:
     return set(Enrolment.objects.filter(pk__in=context.failed).values_list("learner_id", flat=True))
 
 
-def _fields(model: type[models.Model], rows: list[Row], key: str) -> int:
+def _fields(
+    model: type[models.Model],
+    rows: list[Row],
+    key: str,
+    routine: dict[int, dict[str, Any]] | None = None,
+) -> int:
     """Field changes of one kind of record, pulled from SA: the latest value of each field of
-    each record, written set-based. Returns how many records were written."""
+    each record, written set-based, with the record's ``routine`` writes taken from there.
+    Returns how many records were written."""
     writes: dict[int, dict[str, Any]] = defaultdict(dict)
     for row in rows:
         pk = getattr(row, key)
         if pk is not None:
             writes[pk][row.attr] = from_json(model, row.attr, row.value)
-    if not writes:
-        return 0
-    with transaction.atomic():
-        return rows_update(model, writes)
+    if routine:
+        for pk, values in writes.items():
+            values.update(routine.pop(pk, {}))
+    return rows_update(model, writes) if writes else 0
 
 
 def _adopt_courses(rows: list[Row]) -> None:
@@ -160,9 +172,8 @@ def _adopt_courses(rows: list[Row]) -> None:
         row.state = CourseEnrolment.State.ENROLLED
         row.sa_learner_course_id = course
         row.error = ""
-    with transaction.atomic():
-        CourseEnrolment.objects.bulk_create(new)
-        CourseEnrolment.objects.bulk_update(updated, ["state", "sa_learner_course_id", "error"])
+    CourseEnrolment.objects.bulk_create(new)
+    CourseEnrolment.objects.bulk_update(updated, ["state", "sa_learner_course_id", "error"])
 
 
 def _create_reviews(rows: list[Row]) -> None:

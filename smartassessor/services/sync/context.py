@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TypeGuard
 
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 
 from learners.models import LearnerQualification, Officer, ReviewType
@@ -21,7 +21,7 @@ from ...models import (
 )
 from .chunks import chunks
 from .values import as_json, display, field_of
-from .writes import rows_insert, rows_update
+from .writes import rows_insert
 
 logger = logging.getLogger(__name__)
 
@@ -230,15 +230,14 @@ class RunContext:
             )
         self.routine = []
 
-    def apply_routine(self) -> None:
-        """The routine writes of a plan being applied, written set-based at once."""
-        for chunk in chunks(self.routine, ROUTINE_CHUNK):
-            writes: dict[int, dict[str, Any]] = {}
-            for lq_id, _, _, attr, value in chunk:
-                writes.setdefault(lq_id, {})[attr] = value
-            with transaction.atomic():
-                rows_update(LearnerQualification, writes)
+    def take_routine(self) -> dict[int, dict[str, Any]]:
+        """The routine writes, by qualification, for the plan being applied to write with its
+        own (one update of each qualification, not two)."""
+        writes: dict[int, dict[str, Any]] = {}
+        for lq_id, _, _, attr, value in self.routine:
+            writes.setdefault(lq_id, {})[attr] = value
         self.routine = []
+        return writes
 
     def save_counts(self) -> None:
         run = self.run

@@ -128,11 +128,15 @@ def _read_pages(context: RunContext, name: str, mode: str, handler: Handler) -> 
     run = context.run
     records = _opener(context, name, mode)()
     for page in chunks(records, PAGE_SIZE):
+        # A page's plan, how far the feed got and the counts: one transaction.
         with transaction.atomic():
             handler(context, _skip_malformed(context, name, page))
-        position = getattr(records, "position", None)
-        if position is not None:  # None while nothing the feed sent could be placed
-            run.positions[name] = [position.modified_at.isoformat(), position.smart_assessor_id]
-            SyncRun.objects.filter(pk=run.pk).update(positions=run.positions)
-        context.save_counts()
+            position = getattr(records, "position", None)
+            if position is not None:  # None while nothing the feed sent could be placed
+                run.positions[name] = [
+                    position.modified_at.isoformat(),
+                    position.smart_assessor_id,
+                ]
+                SyncRun.objects.filter(pk=run.pk).update(positions=run.positions)
+            context.save_counts()
         locks.keep_alive(run)

@@ -116,7 +116,6 @@ def refresh_work(context: RunContext, enrolment: Enrolment) -> None:
     planning.plan_officer_details(context, officers.distinct())
     locks.keep_alive(run)
     apply_plan(context)
-    context.apply_routine()
 
 
 def learner_refresh_run(*, run_id: int, retry: bool = True) -> SyncRun | None:

@@ -270,7 +270,6 @@ def _execute(run: SyncRun, *, full: bool) -> SyncRun:
             context.save_counts()
             return finish(run, SyncRun.State.HELD)
         apply_plan(context)
-        context.apply_routine()
         context.save_counts()
         remember_failures(run, context.failed, context.seen)
         locks.watermarks_move(run)

@@ -127,10 +127,11 @@ def rows_insert(
         return
     fields = [field_of(model, attr) for attr in attrs]
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(
+    columns = [
         connection.ops.quote_name(field.get_attname_column()[1] or attr)
         for field, attr in zip(fields, attrs, strict=True)
-    )
+    ]
+    names = ", ".join(columns)
     copy = connection.vendor == "postgresql"
     preparers = [
         None if attr in prepared else preparer
@@ -147,7 +148,7 @@ def rows_insert(
             )
             text.seek(0)
             nullable = ", ".join(
-                connection.ops.quote_name(field.column) for field in fields if field.null
+                column for field, column in zip(fields, columns, strict=True) if field.null
             )
             options = f", FORCE_NULL ({nullable})" if nullable else ""
             cursor.copy_expert(
