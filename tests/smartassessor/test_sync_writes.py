@@ -66,3 +66,30 @@ def test_updated_rows_take_each_value_given():
     assert written == 1
     assert lq.progress_percent == Decimal("45.50")
     assert lq.actual_end_date == dt.date(2027, 1, 2)
+
+
+def test_a_duplicate_insert_raises_djangos_integrity_error_and_writes_nothing():
+    from django.db import IntegrityError
+
+    from learners.models import Review
+    from smartassessor.models import ReviewLink
+    from smartassessor.services.sync.writes import rows_insert_returning
+    from tests.factories import ReviewFactory
+
+    review = ReviewFactory()
+    ReviewLink.objects.create(review=review, session_id="s-1")
+    learner = review.learner
+    at = timezone.now()
+    rows = [(learner.pk, None, None, at, None, "unknown", "") for _ in range(3)]
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ids = rows_insert_returning(
+            Review,
+            ("learner", "review_type", "reviewer", "proposed_at", "actual_at", "attendance",
+             "notes"),
+            rows,
+        )  # fmt: skip
+        assert len(ids) == 3 and len(set(ids)) == 3
+        rows_insert(ReviewLink, ("review", "session_id"), [(ids[0], "s-2"), (ids[1], "s-1")])
+
+    assert Review.objects.count() == 1 and ReviewLink.objects.count() == 1

@@ -21,7 +21,7 @@ from .chunks import chunks
 from .context import RunContext
 from .planning import ADOPT_COURSE, CREATE_REVIEW, ENROL_COURSE
 from .values import from_json
-from .writes import rows_update
+from .writes import rows_insert, rows_insert_returning, rows_update
 
 CHUNK = 2000
 Target = SyncChange.Target
@@ -191,13 +191,13 @@ def _create_reviews(rows: list[Row]) -> None:
             ReviewLink.objects.filter(session_id__in=latest).values_list("session_id", flat=True)
         )
         sessions = [s for s in latest if s not in linked]
-        reviews = [_review(*latest[session]) for session in sessions]
         try:
             with transaction.atomic():
-                Review.objects.bulk_create(reviews)
-                ReviewLink.objects.bulk_create(
-                    ReviewLink(review=review, session_id=session)
-                    for review, session in zip(reviews, sessions, strict=True)
+                reviews = rows_insert_returning(
+                    Review, REVIEW_ATTRS, [_review(*latest[session]) for session in sessions]
+                )
+                rows_insert(
+                    ReviewLink, ("review", "session_id"), list(zip(reviews, sessions, strict=True))
                 )
             return
         except IntegrityError:
@@ -205,16 +205,24 @@ def _create_reviews(rows: list[Row]) -> None:
                 raise
 
 
-def _review(learner_id: int, value: dict[str, Any]) -> Review:
-    fields = {
-        attr: from_json(Review, attr, value[attr])
-        for attr in ("proposed_at", "actual_at", "attendance", "notes")
-    }
-    return Review(
-        learner_id=learner_id,
-        review_type_id=value["review_type"],
-        reviewer_id=value["reviewer"],
-        **fields,
+REVIEW_ATTRS = (
+    "learner",
+    "review_type",
+    "reviewer",
+    "proposed_at",
+    "actual_at",
+    "attendance",
+    "notes",
+)
+
+
+def _review(learner_id: int, value: dict[str, Any]) -> tuple:
+    """A review to create, as ``REVIEW_ATTRS``."""
+    return (
+        learner_id,
+        value["review_type"],
+        value["reviewer"],
+        *(from_json(Review, attr, value[attr]) for attr in REVIEW_ATTRS[3:]),
     )
 
 

@@ -19,6 +19,8 @@ from .chunks import chunks
 from .values import field_of
 
 VALUES_PER_STATEMENT = 1000
+# The parameters a statement may carry on SQLite, as Django counts them.
+RETURNING_PARAMETERS = 999
 # Fields whose Python values the database driver takes as they are; the others are prepared
 # by their field (a per-value call that would dominate a large write).
 _AS_THEY_ARE = {
@@ -113,6 +115,15 @@ def rows_update(model: type[models.Model], rows: dict[int, dict[str, Any]]) -> i
     return sum(len(pks) for pks in groups.values())
 
 
+def _columns(model: type[models.Model], attrs: tuple[str, ...]) -> tuple[list, list[str]]:
+    fields = [field_of(model, attr) for attr in attrs]
+    columns = [
+        connection.ops.quote_name(field.get_attname_column()[1] or attr)
+        for field, attr in zip(fields, attrs, strict=True)
+    ]
+    return fields, columns
+
+
 def rows_insert(
     model: type[models.Model],
     attrs: tuple[str, ...],
@@ -125,12 +136,8 @@ def rows_insert(
     values the caller prepared for the database already (one value shared by every row)."""
     if not rows:
         return
-    fields = [field_of(model, attr) for attr in attrs]
+    fields, columns = _columns(model, attrs)
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = [
-        connection.ops.quote_name(field.get_attname_column()[1] or attr)
-        for field, attr in zip(fields, attrs, strict=True)
-    ]
     names = ", ".join(columns)
     copy = connection.vendor == "postgresql"
     preparers = [
@@ -151,12 +158,35 @@ def rows_insert(
                 column for field, column in zip(fields, columns, strict=True) if field.null
             )
             options = f", FORCE_NULL ({nullable})" if nullable else ""
-            cursor.copy_expert(
-                f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv{options})", text
-            )
+            with connection.wrap_database_errors:  # Django's errors, as an execute raises them
+                cursor.copy_expert(
+                    f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv{options})", text
+                )
         else:
             marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
             cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES {marks}",
-                _prepared(preparers, rows),
+                f"INSERT INTO {table} ({names}) VALUES {marks}", _prepared(preparers, rows)
             )
+
+
+def rows_insert_returning(
+    model: type[models.Model], attrs: tuple[str, ...], rows: list[tuple]
+) -> list[int]:
+    """Inserts rows as ``rows_insert`` does and returns their ids, in the rows' order: a
+    multi-row ``INSERT … RETURNING``, as Django's ``bulk_create`` makes it on both databases,
+    without a model instance per row."""
+    fields, columns = _columns(model, attrs)
+    table = connection.ops.quote_name(model._meta.db_table)
+    marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    per_statement = min(VALUES_PER_STATEMENT, RETURNING_PARAMETERS // len(fields))
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for chunk in chunks(_prepared(_preparers(fields), rows), per_statement):
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                + ", ".join([marks] * len(chunk))
+                + ' RETURNING "id"',
+                [value for values in chunk for value in values],
+            )
+            ids += [row_id for (row_id,) in cursor.fetchall()]
+    return ids
