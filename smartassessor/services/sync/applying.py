@@ -90,7 +90,7 @@ def apply_plan(context: RunContext) -> None:
     written again)."""
     left_out: set[int] = set()
     skipped = _failed_learners(context)
-    routine = context.take_routine()
+    routine = context.routine
     for chunk in _chunks(context):
         kinds: dict[str, list[Row]] = defaultdict(list)
         for row in chunk:
@@ -109,9 +109,11 @@ def apply_plan(context: RunContext) -> None:
         _officer_details(context, kinds[Target.OFFICER], left_out)
         _enrol_courses(context, kinds[ENROL], left_out)
         locks.keep_alive(context.run)
-    for lq_ids in chunks(list(routine), CHUNK):  # the qualifications the plan did not write
-        with transaction.atomic():
-            rows_update(LearnerQualification, {pk: routine[pk] for pk in lq_ids})
+    for attr, values in routine.items():  # of the qualifications the plan did not write
+        for lq_ids in chunks(list(values), CHUNK):
+            with transaction.atomic():
+                rows_update(LearnerQualification, {pk: {attr: values[pk]} for pk in lq_ids})
+    routine.clear()
     _plan(context).filter(in_history=False).delete()
     for ids in chunks(sorted(left_out), CHUNK):
         _plan(context).filter(pk__in=ids).update(left_out=True)
@@ -129,19 +131,20 @@ def _fields(
     model: type[models.Model],
     rows: list[Row],
     key: str,
-    routine: dict[int, dict[str, Any]] | None = None,
+    routine: dict[str, dict[int, Any]] | None = None,
 ) -> int:
     """Field changes of one kind of record, pulled from SA: the latest value of each field of
-    each record, written set-based, with the record's ``routine`` writes taken from there.
-    Returns how many records were written."""
+    each record, written set-based, with the record's ``routine`` writes (attr → record →
+    value) taken from there. Returns how many records were written."""
     writes: dict[int, dict[str, Any]] = defaultdict(dict)
     for row in rows:
         pk = getattr(row, key)
         if pk is not None:
             writes[pk][row.attr] = from_json(model, row.attr, row.value)
-    if routine:
+    for attr, routine_values in (routine or {}).items():
         for pk, values in writes.items():
-            values.update(routine.pop(pk, {}))
+            if pk in routine_values:
+                values[attr] = routine_values.pop(pk)
     return rows_update(model, writes) if writes else 0
 
 

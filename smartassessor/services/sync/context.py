@@ -1,7 +1,7 @@
 """What one run knows while it plans and applies: settings, lookups, counts and failures."""
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, TypeGuard
 
@@ -20,7 +20,7 @@ from ...models import (
     SyncRun,
 )
 from .chunks import chunks
-from .values import as_json, display, field_of
+from .values import as_json, display, field_of, qualification_label
 from .writes import rows_insert
 
 logger = logging.getLogger(__name__)
@@ -91,11 +91,11 @@ class RunContext:
         self.failed: dict[int, str] = {}
         self.unmapped: set[str] = set()
         self.notes: list[str] = []
+        # Routine writes no person needs to see (the timeline's creep), compactly: attr →
+        # qualification id → value (a value met many times is one object: values.checked).
+        self.routine: defaultdict[str, dict[int, Any]] = defaultdict(dict)
         # What the checks read: who would have their details changed, and which enrolled
         # qualifications would move backwards.
-        # Routine writes no person needs to see (the timeline's creep): (qualification id,
-        # learner id, record, attr, value).
-        self.routine: list[tuple[int, int, str, str, Any]] = []
         self.detail_learners: set[int] = set()
         self.detail_officers: set[int] = set()
         self.backwards: set[int] = set()
@@ -207,37 +207,29 @@ class RunContext:
     def store_routine(self) -> None:
         """The routine writes join the stored plan (a held or previewed run): applied with it
         on approval, not history."""
-        names: dict[str, str] = {}
-        for chunk in chunks(self.routine, ROUTINE_CHUNK):
-            self.store(
-                [
-                    plan_row(
-                        learner=learner_id,
-                        target=SyncChange.Target.QUALIFICATION,
-                        record=record,
-                        record_id=lq_id,
-                        field=names.setdefault(
-                            attr,
-                            str(field_of(LearnerQualification, attr).verbose_name).capitalize(),
-                        ),
-                        attr=attr,
-                        new_value=display(LearnerQualification, attr, value),
-                        value=as_json(value),
-                        in_history=False,
-                    )
-                    for lq_id, learner_id, record, attr, value in chunk
-                ]
-            )
-        self.routine = []
-
-    def take_routine(self) -> dict[int, dict[str, Any]]:
-        """The routine writes, by qualification, for the plan being applied to write with its
-        own (one update of each qualification, not two)."""
-        writes: dict[int, dict[str, Any]] = {}
-        for lq_id, _, _, attr, value in self.routine:
-            writes.setdefault(lq_id, {})[attr] = value
-        self.routine = []
-        return writes
+        for attr, values in self.routine.items():
+            field = str(field_of(LearnerQualification, attr).verbose_name).capitalize()
+            for lq_ids in chunks(list(values), ROUTINE_CHUNK):
+                qualifications = LearnerQualification.objects.filter(pk__in=lq_ids).values_list(
+                    "pk", "learner_id", "qualification__reference", "qualification__title"
+                )
+                self.store(
+                    [
+                        plan_row(
+                            learner=learner_id,
+                            target=SyncChange.Target.QUALIFICATION,
+                            record=qualification_label(reference, title),
+                            record_id=lq_id,
+                            field=field,
+                            attr=attr,
+                            new_value=display(LearnerQualification, attr, values[lq_id]),
+                            value=as_json(values[lq_id]),
+                            in_history=False,
+                        )
+                        for lq_id, learner_id, reference, title in qualifications
+                    ]
+                )
+        self.routine.clear()
 
     def save_counts(self) -> None:
         run = self.run

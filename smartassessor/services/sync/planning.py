@@ -31,7 +31,15 @@ from ...models import (
     SyncChange,
 )
 from .context import PlanRow, RunContext, plan_row
-from .values import Malformed, as_json, checked, converted, display, from_sa
+from .values import (
+    Malformed,
+    as_json,
+    checked,
+    converted,
+    display,
+    from_sa,
+    qualification_label,
+)
 
 # The daily creep of the timeline is written with the plan but is not history (F21).
 NOT_HISTORY = {"timeline_percent"}
@@ -47,7 +55,7 @@ ENROL_COURSE = "smartassessor_courses"
 
 
 def _label(lq: LearnerQualification) -> str:
-    return f"{lq.qualification.reference} {lq.qualification.title}"[:300]
+    return qualification_label(lq.qualification.reference, lq.qualification.title)
 
 
 def _course_row(lq: LearnerQualification, attr: str, new_value: str, value: dict) -> PlanRow:
@@ -113,7 +121,7 @@ def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
             learner_id,
             sa_learner_id,
             lq_id,
-            f"{ref} {title}"[:300],
+            qualification_label(ref, title),
             dict(zip(_FIGURES, figures, strict=True)),
         )
     return courses
@@ -210,9 +218,9 @@ def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
             continue
         for attr, value in changed.items():
             if attr in NOT_HISTORY:
-                # Kept aside, compactly: written at once if the plan is applied, stored with it
+                # Kept aside, compactly: written with the plan if it is applied, stored with it
                 # only if it is held or previewed.
-                context.routine.append((course.lq_id, course.learner_id, course.label, attr, value))
+                context.routine[attr][course.lq_id] = value
                 continue
             rows.append(
                 context.change(

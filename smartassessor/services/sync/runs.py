@@ -208,9 +208,15 @@ def remember_failures(run: SyncRun, failed: dict[int, str], seen: set[int]) -> N
             retry.attempts += 1
             retry.last_error = message
             retry.save(update_fields=["attempts", "last_error"])
-    SyncRetry.objects.filter(enrolment__learner_id__in=seen).exclude(
-        enrolment_id__in=failed
-    ).delete()
+    # The retries are few and the learners seen can be every learner: the retries are read,
+    # not the learners sent to the database.
+    retries = SyncRetry.objects.values_list("pk", "enrolment_id", "enrolment__learner_id")
+    done = [
+        pk
+        for pk, enrolment_id, learner_id in retries
+        if learner_id in seen and enrolment_id not in failed
+    ]
+    SyncRetry.objects.filter(pk__in=done).delete()
     SyncRetry.objects.exclude(enrolment__in=sync_scope()).delete()
 
 

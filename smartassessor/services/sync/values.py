@@ -50,6 +50,11 @@ def _day(value: dt.date) -> str:
     return f"{value.day} {_MONTHS[value.month]} {value.year}"
 
 
+def qualification_label(reference: str, title: str) -> str:
+    """A learner's qualification as a plan row names it."""
+    return f"{reference} {title}"[:300]
+
+
 def as_json(value: Any) -> Any:
     """A value as a plan row stores it."""
     if isinstance(value, dt.date):
