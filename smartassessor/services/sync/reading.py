@@ -6,7 +6,9 @@ sent and skipped, and the reading moves past it (F22)."""
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from queue import Full, Queue
 from typing import Any
 
 from django.db import transaction
@@ -41,6 +43,8 @@ FEED_NAMES = {
 }
 # How much of a malformed record's raw data a run's error shows.
 RAW_SHOWN = 500
+# How often a reader waiting to hand over its next page checks that the run still wants it.
+HAND_OVER_S = 0.1
 
 Handler = Callable[[RunContext, list[Any]], object]
 
@@ -126,12 +130,10 @@ def read(context: RunContext, name: str, mode: str, handler: Handler) -> None:
 
 def _read_pages(context: RunContext, name: str, mode: str, handler: Handler) -> None:
     run = context.run
-    records = _opener(context, name, mode)()
-    for page in chunks(records, PAGE_SIZE):
+    for page, position in _pages_ahead(_opener(context, name, mode)(), name):
         # A page's plan, how far the feed got and the counts: one transaction.
         with transaction.atomic():
             handler(context, _skip_malformed(context, name, page))
-            position = getattr(records, "position", None)
             if position is not None:  # None while nothing the feed sent could be placed
                 run.positions[name] = [
                     position.modified_at.isoformat(),
@@ -140,3 +142,53 @@ def _read_pages(context: RunContext, name: str, mode: str, handler: Handler) -> 
                 SyncRun.objects.filter(pk=run.pk).update(positions=run.positions)
             context.save_counts()
         locks.keep_alive(run)
+
+
+class _Raised:
+    """What the reading raised, handed to the run."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+def _pages_ahead(records: Iterable[Any], name: str) -> Iterator[tuple[list[Any], Any]]:
+    """The pages of a feed or list, each with the feed's position after it, read one page
+    ahead in a thread of their own while the page before is planned: the run waits for Smart
+    Assessor only when its planning is quicker than SA's answers. Whatever the reading raised
+    is raised here, where it happened, after the pages before it. The thread only reads (the
+    client, never the database) and is waited for before this returns."""
+    queue: Queue[Any] = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=HAND_OVER_S)
+                return True
+            except Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for page in chunks(records, PAGE_SIZE):
+                if not hand((page, getattr(records, "position", None))):
+                    return
+        except BaseException as exc:  # raised in the run, not lost in the thread
+            hand(_Raised(exc))
+            return
+        hand(_END)
+
+    reader = threading.Thread(target=read, name=f"sync-read-{name}", daemon=True)
+    reader.start()
+    try:
+        while (item := queue.get()) is not _END:
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        reader.join()
