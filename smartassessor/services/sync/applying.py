@@ -109,7 +109,8 @@ def apply_plan(context: RunContext) -> None:
         _officer_details(context, kinds[Target.OFFICER], left_out)
         _enrol_courses(context, kinds[ENROL], left_out)
         locks.keep_alive(context.run)
-    for attr, values in routine.items():  # of the qualifications the plan did not write
+    # The routine writes of the qualifications the plan had nothing else for.
+    for attr, values in routine.items():
         for lq_ids in chunks(list(values), CHUNK):
             with transaction.atomic():
                 rows_update(LearnerQualification, {pk: {attr: values[pk]} for pk in lq_ids})
