@@ -110,7 +110,7 @@ def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
         .exclude(sa_learner_course_id="")
         .values_list(*_COURSE_COLUMNS)
     )
-    covered = context.covered({row[2] for row in rows})
+    covered = context.covered({enrolment_id for _, _, enrolment_id, *_ in rows})
     courses = {}
     for sa_id, state, enrolment_id, learner_id, sa_learner_id, lq_id, ref, title, *figures in rows:
         if enrolment_id not in covered:
