@@ -143,7 +143,10 @@ class RunContext:
         return True
 
     def count_scope(self) -> int:
-        self.in_scope = set(self.scope.values_list("learner_id", flat=True).distinct())
+        """The learners in scope, counted, with the enrolments ``covered`` matches pages to."""
+        rows = list(self.scope.values_list("pk", "learner_id"))
+        self._scope_ids = {pk for pk, _ in rows}
+        self.in_scope = {learner_id for _, learner_id in rows}
         return len(self.in_scope)
 
     # Failures (F22)

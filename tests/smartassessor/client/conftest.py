@@ -55,6 +55,21 @@ def make_client(sleeps, clock):
 
 
 @pytest.fixture
+def sandbox_client(sandbox):
+    """A client of the real sandbox, with its account, kept below its default limit of 20
+    requests a second; closed at the end of the test."""
+    client = SmartAssessorClient(
+        base_url=sandbox.url,
+        username=sandbox.username,
+        password=sandbox.password,
+        client_key=sandbox.client_key,
+        rate_limiter=LocalRateLimiter(rate=15),
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def api(http, make_client):
     """A client whose /token call succeeds with ``token-1``."""
     http.post(wire.API + "/token", json=wire.token())

@@ -46,17 +46,8 @@ def valid_uln(prefix: str) -> str:
 
 
 @pytest.fixture
-def live(sandbox):
-    """A client of the sandbox, kept below its default limit of 20 requests a second."""
-    client = SmartAssessorClient(
-        base_url=sandbox.url,
-        username=sandbox.username,
-        password=sandbox.password,
-        client_key=sandbox.client_key,
-        rate_limiter=LocalRateLimiter(rate=15),
-    )
-    yield client
-    client.close()
+def live(sandbox_client):
+    return sandbox_client
 
 
 def new_learner(mis_id: str, **overrides) -> LearnerInput:

@@ -4,10 +4,8 @@ Smart Assessor without feeds is read in full, and the probe tells the two apart.
 import pytest
 
 from smartassessor.client import (
-    LocalRateLimiter,
     MalformedItem,
     Scan,
-    SmartAssessorClient,
     ValidationFailed,
 )
 
@@ -29,19 +27,11 @@ def key_of(item):
 
 
 @pytest.fixture
-def live(sandbox):
+def live(sandbox, sandbox_client):
     """A client of the sandbox holding learners with courses, sessions and Smart Coach scores."""
     sandbox.seed(9, courses_per_learner=2, prefix="SCAN")
     sandbox.advance(120)
-    client = SmartAssessorClient(
-        base_url=sandbox.url,
-        username=sandbox.username,
-        password=sandbox.password,
-        client_key=sandbox.client_key,
-        rate_limiter=LocalRateLimiter(rate=15),
-    )
-    yield client
-    client.close()
+    return sandbox_client
 
 
 def test_has_feeds_tells_a_smart_assessor_with_feeds_from_one_without(live, sandbox):
