@@ -306,7 +306,9 @@ SPECTACULAR_SETTINGS = {
 BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
-    # kombu's filesystem transport: a real broker in a folder, shared by the local processes.
+    # kombu's filesystem transport: a real broker in a folder, shared by the local processes,
+    # with each message written whole before a worker can take it.
+    CELERY_BROKER_TRANSPORT = "picsweb.broker:Transport"
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -1,0 +1,48 @@
+"""The embedded broker: kombu's filesystem transport, with every message whole when seen.
+
+kombu writes a message straight into its final name, so a worker polling the folder can take
+the file between its creation and its write and read nothing; kombu then raises out of the
+worker's loop and the worker stops (celery/kombu#1551). Here a message is written under a name
+no worker takes and renamed into place whole, and a file that still cannot be read is logged
+and passed over: the task's row stays queued and the sweeper sends it again.
+"""
+
+import logging
+import os
+import uuid
+from time import monotonic
+
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
+
+logger = logging.getLogger(__name__)
+
+# Not a message's name: kombu takes only files whose name ends ".<queue>.msg".
+PARTIAL_SUFFIX = ".part"
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = final + PARTIAL_SUFFIX
+        try:
+            with open(partial, "wb") as file:
+                file.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise filesystem.ChannelError(f"Cannot add {name!r} to the broker's folder") from exc
+
+    def _get(self, queue):
+        # kombu has removed a message's file by the time it decodes it, so each pass
+        # that fails has dropped one unreadable file; Empty ends the loop.
+        while True:
+            try:
+                return super()._get(queue)
+            except ValueError:
+                logger.error("The embedded broker passed over an unreadable message on %s", queue)
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
