@@ -265,7 +265,32 @@ class LinkRefresh(models.Model):
         return self.state in self.ACTIVE_STATES
 
 
-class Enrolment(models.Model):
+class Operation(models.Model):
+    """A durable operation against Smart Assessor: the fields ``services.operations`` claims,
+    retries and fails it by. Each kind has its own ``state`` and ``requested_at``."""
+
+    attempts = models.PositiveIntegerField(
+        default=0,
+        help_text="Attempts counted against the cap; waits Smart Assessor asked for are not.",
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    busy_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Smart Assessor first answered 'busy, try later' (429) in this run of "
+        "attempts; the waits it asks for end in Failed after a time limit from then.",
+    )
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker holds the row until then."
+    )
+    last_error = models.TextField(blank=True)
+    field_errors = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Enrolment(Operation):
     """A learner's enrolment in Smart Assessor (F9, F10, F12).
 
     The row is stored before any call is made and carries its own progress, so a retry
@@ -307,22 +332,6 @@ class Enrolment(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     enrolled_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(default=dict, help_text="What will be sent, as last built.")
-    attempts = models.PositiveIntegerField(
-        default=0,
-        help_text="Attempts counted against the cap; waits Smart Assessor asked for are not.",
-    )
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    busy_since = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="When Smart Assessor first answered 'busy, try later' (429) in this run of "
-        "attempts; the waits it asks for end in Failed after a time limit from then.",
-    )
-    lease_until = models.DateTimeField(
-        null=True, blank=True, help_text="A worker holds the enrolment until then."
-    )
-    last_error = models.TextField(blank=True)
-    field_errors = models.JSONField(default=dict, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -32,6 +32,7 @@ from .errors import (
     ErrorDetail,
     Forbidden,
     IdempotencyKeyReused,
+    InvalidTransition,
     NotFound,
     ProtocolError,
     RateLimited,
@@ -74,6 +75,8 @@ from .types import (
     Learner,
     LearnerChanges,
     LearnerCourse,
+    LearnerCourseChanges,
+    LearnerCourseId,
     LearnerCourseInput,
     LearnerId,
     LearnerInput,
@@ -465,6 +468,13 @@ class SmartAssessorClient:
     ) -> LearnerCourse:
         path = f"/learners/{_segment(learner_id)}/courses"
         return self._create(LearnerCourse, path, to_wire(enrolment), idempotency_key, str)
+
+    def learner_course_update(
+        self, *, learner_id: LearnerId, enrolment_id: LearnerCourseId, changes: LearnerCourseChanges
+    ) -> LearnerCourse:
+        """PATCH (contract 1.1): only the fields set on ``changes`` are sent."""
+        path = f"/learners/{_segment(learner_id)}/courses/{_segment(enrolment_id)}"
+        return self._write(LearnerCourse, "PATCH", path, to_wire(changes), id_type=str)
 
     def learner_course_feed(
         self,
@@ -928,6 +938,8 @@ def _error_from_response(
         return Forbidden(detail, **context)
     if status == 404:
         return NotFound(detail, **context)
+    if status == 409 and "invalid_transition" in codes:
+        return InvalidTransition(detail, **context)
     if status == 409:
         existing_id = payload.get("ExistingSmartAssessorId") if isinstance(payload, dict) else None
         if conflict_id_type is not None and not is_id(existing_id, conflict_id_type):

@@ -126,6 +126,13 @@ class Conflict(SmartAssessorError):
         super().__init__(detail, **kwargs)
 
 
+class InvalidTransition(SmartAssessorError):
+    """409 ``invalid_transition``: the enrolment cannot move to that status (§7.5); only a
+    person can settle it, so it is never retried."""
+
+    summary = "Smart Assessor refused the change of status"
+
+
 class IdempotencyKeyReused(SmartAssessorError):
     """422: the Idempotency-Key was already used for a different request (a bug of the caller)."""
 

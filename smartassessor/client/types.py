@@ -73,6 +73,10 @@ def _length(max_length: int) -> Bounds:
 _ID = Bounds(minimum=1, maximum=MAX_INT)
 _COUNT = Bounds(minimum=0, maximum=MAX_INT)
 _PERCENT = Bounds(minimum=0, maximum=100)
+# Off-the-job hours: planned ones as the contract bounds them, logged ones up to ten years of
+# full-time hours.
+_PLANNED_HOURS = Bounds(minimum=0, maximum=5000)
+_LOGGED_HOURS = Bounds(minimum=0, maximum=100_000)
 _GUID = Bounds(
     pattern=re.compile(
         r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -601,6 +605,10 @@ class LearnerCourse:
     mapped_percent: Annotated[float, _PERCENT]
     timeline_percent: Annotated[float, _PERCENT]
     actual_end_date: dt.date | None
+    # Contract 1.1; a server that predates it leaves them out, and they read as None.
+    break_start_date: dt.date | None
+    off_the_job_hours_planned: Annotated[float, _PLANNED_HOURS] | None
+    off_the_job_hours_actual: Annotated[float, _LOGGED_HOURS] | None
     modified_at: dt.datetime
 
 
@@ -732,3 +740,26 @@ class LearnerCourseInput:
     secondary_assessor_smart_assessor_id: AssessorId | None = None
     start_date: dt.date
     planned_end_date: dt.date
+    # Left out of the body unless set, so a server that predates contract 1.1 is not sent it.
+    off_the_job_hours_planned: float | _Unset | None = UNSET
+
+
+@_payload
+class LearnerCourseChanges:
+    """Body of ``PATCH /learners/{id}/courses/{id}`` (contract 1.1): only the fields given are
+    sent. ``status`` and ``status_date`` go together."""
+
+    planned_end_date: dt.date | _Unset = UNSET
+    primary_assessor_smart_assessor_id: AssessorId | _Unset | None = UNSET
+    secondary_assessor_smart_assessor_id: AssessorId | _Unset | None = UNSET
+    off_the_job_hours_planned: float | _Unset | None = UNSET
+    status: str | _Unset = UNSET
+    status_date: dt.date | _Unset = UNSET
+
+    def __post_init__(self) -> None:
+        if (self.status is UNSET) != (self.status_date is UNSET):
+            raise ValueError("a status is sent with the date it took effect, and only with it")
+
+    def __bool__(self) -> bool:
+        """False when nothing would be sent."""
+        return any(getattr(self, f.name) is not UNSET for f in dataclasses.fields(self))

@@ -5,7 +5,7 @@ uses what an earlier attempt stored (a link, the SA learner id, an enrolled cour
 retry continues where the last attempt stopped. Every POST carries an idempotency key made of
 the enrolment, the step and the payload; a 409 naming an existing record adopts it by the
 product's rules. The durable row around the steps (claim, lease, attempts, outcome) is
-``enrolment_requests``'s.
+``operations``'s, as ``enrolment_requests`` sets it up.
 """
 
 import hashlib
@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, transaction
 
 from learners.models import Learner, LearnerQualification
-from picsweb.errors import ApplicationError
 
 from .. import mapping
 from ..client import Conflict, NotFound, ProtocolError, SmartAssessorClient, ValidationFailed
@@ -29,20 +28,13 @@ from ..selectors.enrolments import (
     learner_second_assessor,
 )
 from ..selectors.links import sa_link_get, sa_link_taken
-
-
-class EnrolmentStepRefused(ApplicationError):
-    """A step that another attempt will not cure: the enrolment waits for a person."""
-
-    def __init__(self, message: str, field_errors: dict[str, list[str]] | None = None):
-        super().__init__(message)
-        self.field_errors = field_errors or {}
+from .operations import Refused
 
 
 def enrolment_steps_run(*, client: SmartAssessorClient, enrolment: Enrolment) -> int:
     """Take every step not taken yet; returns how many courses Smart Assessor refused.
 
-    Raises ``EnrolmentStepRefused`` for what waits for a person, and the client's errors for
+    Raises ``Refused`` for what waits for a person, and the client's errors for
     the caller to retry or fail the attempt by.
     """
     settings = IntegrationSettings.load()
@@ -92,8 +84,8 @@ def _key(enrolment: Enrolment, step: str, body: dict[str, Any]) -> str:
     return f"enr{enrolment.pk}-{step}-{digest[:20]}"
 
 
-def _refused(exc: ValidationFailed, what: str) -> EnrolmentStepRefused:
-    return EnrolmentStepRefused(
+def _refused(exc: ValidationFailed, what: str) -> Refused:
+    return Refused(
         f"Smart Assessor refused the {what}: " + "; ".join(exc.messages),
         {field or "": messages for field, messages in exc.field_messages.items()},
     )
@@ -115,7 +107,7 @@ def _existing_id(
         return exc.existing_id
     if isinstance(exc, ProtocolError) and exc.status != 409:
         raise exc
-    raise EnrolmentStepRefused(
+    raise Refused(
         f"Smart Assessor says the {what} already exists but not which of its records it is. "
         + to_do
     ) from exc
@@ -125,7 +117,7 @@ def _adopt_link(kind: LinkedRecordKind, owner: Owner, sa_id: int) -> int:
     """Store the link to an SA record, unless that record is linked to another local one."""
     taken = sa_link_taken(kind=kind, owner=owner, sa_id=sa_id)
     if taken is not None:
-        raise EnrolmentStepRefused(
+        raise Refused(
             f"Smart Assessor {kind.sa_name} {sa_id}, which carries {owner}'s MIS id, is already "
             f"linked to {getattr(taken, kind.owner_field)}. Ask support to check the links."
         )
@@ -183,7 +175,7 @@ def _store_learner_id(enrolment: Enrolment, sa_learner_id: str) -> str:
         with transaction.atomic():
             Enrolment.objects.filter(pk=enrolment.pk).update(sa_learner_id=sa_learner_id)
     except IntegrityError:
-        raise EnrolmentStepRefused(
+        raise Refused(
             f"Smart Assessor learner {sa_learner_id} is already linked to another learner. "
             "Ask support to check the links."
         ) from None
@@ -194,7 +186,7 @@ def _store_learner_id(enrolment: Enrolment, sa_learner_id: str) -> str:
 def _adopt_learner(client: SmartAssessorClient, enrolment: Enrolment, sa_learner_id: str) -> str:
     sa_learner = client.learner_get(learner_id=sa_learner_id)
     if not _same_person(sa_learner, enrolment.learner):
-        raise EnrolmentStepRefused(
+        raise Refused(
             f"Smart Assessor already has a learner with MIS id {enrolment.learner.ident} "
             f"({sa_learner.given_names} {sa_learner.family_name}, Smart Assessor ID "
             f"{sa_learner_id}) whose name or date of birth differ. Ask support to link it by hand."

@@ -23,7 +23,7 @@ from smartassessor.models import (
     QualificationLink,
 )
 from smartassessor.services import enrolment_requests as service
-from smartassessor.services import learner_sa_id, links
+from smartassessor.services import learner_sa_id, links, operations
 from tests.factories import (
     LearnerFactory,
     LearnerQualificationFactory,
@@ -93,7 +93,7 @@ def test_an_unexpected_error_counts_each_attempt_and_fails_after_the_last(
     name = exc_type.__name__
 
     for attempt in range(1, CAP):
-        with caplog.at_level(logging.ERROR, logger=service.__name__):
+        with caplog.at_level(logging.ERROR, logger=operations.__name__):
             caplog.clear()
             ran = service.enrolment_run(enrolment_id=enrolment.pk)
         assert ran.state == Enrolment.State.RETRYING
@@ -117,7 +117,7 @@ def test_an_unexpected_error_counts_each_attempt_and_fails_after_the_last(
     assert failed.lease_until is None and failed.next_attempt_at is None
     # Nothing picks it up again: it waits for a person.
     Enrolment.objects.filter(pk=enrolment.pk).update(requested_at=timezone.now() - dt.timedelta(1))
-    assert service.enrolments_due() == []
+    assert operations.due(service.ENROLMENT) == []
     assert service.enrolments_sweep() == 0
     assert service.enrolment_run(enrolment_id=enrolment.pk) is None
     page = staff_client.get(learner.get_absolute_url()).content.decode()
@@ -155,27 +155,29 @@ def test_a_database_error_mid_step_is_recorded_on_the_row(learner, staff_user, m
 def test_a_dead_worker_is_noticed_within_30_seconds(learner, staff_user):
     """The claim's lease is short and the sweeper frequent: lease + sweep interval <= 30 s."""
     enrolment = _request(learner, staff_user)
-    assert service._claim(enrolment.pk) is not None  # a worker claims it and dies at once
+    assert (
+        operations._claim(service.ENROLMENT, enrolment.pk) is not None
+    )  # a worker claims it and dies at once
     lease_until = Enrolment.objects.get(pk=enrolment.pk).lease_until
     sweep_every = django_settings.CELERY_BEAT_SCHEDULE["sweep-enrolments"]["schedule"]
     assert (lease_until - timezone.now()).total_seconds() + sweep_every <= 30
 
     # Once the lease has run out, the next sweep queues it and a worker takes it up.
     Enrolment.objects.filter(pk=enrolment.pk).update(lease_until=timezone.now())
-    assert service.enrolments_due() == [enrolment.pk]
-    assert service._claim(enrolment.pk).attempts == 2
+    assert operations.due(service.ENROLMENT) == [enrolment.pk]
+    assert operations._claim(service.ENROLMENT, enrolment.pk).attempts == 2
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_long_remote_call_keeps_its_lease(learner, staff_user, monkeypatch):
     """A call longer than the lease (here 1 s) does not let a second worker take over."""
-    monkeypatch.setattr(service, "LEASE", dt.timedelta(seconds=1))
-    monkeypatch.setattr(service, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(operations, "LEASE", dt.timedelta(seconds=1))
+    monkeypatch.setattr(operations, "HEARTBEAT_SECONDS", 0.2)
     seen = {}
 
     def slow_step(client, enrolment):
         time.sleep(2.5)
-        seen["due"] = service.enrolments_due()
+        seen["due"] = operations.due(service.ENROLMENT)
         seen["second worker"] = service.enrolment_run(enrolment_id=enrolment.pk)
 
     monkeypatch.setattr(service, "enrolment_steps_run", slow_step)
@@ -233,8 +235,10 @@ def test_a_worker_whose_enrolment_was_taken_over_writes_nothing_over_it(
         # Meanwhile this worker's lease ran out, and another worker took the enrolment over
         # and enrolled the learner.
         Enrolment.objects.filter(pk=enrolment.pk).update(lease_until=timezone.now())
-        other = service._claim(enrolment.pk)
-        service._finish_done(other, refused=0)
+        other = operations._claim(service.ENROLMENT, enrolment.pk)
+        operations.write_outcome(
+            service.ENROLMENT, other, state=Enrolment.State.ENROLLED, lease_until=None
+        )
         return ending(**kwargs)
 
     monkeypatch.setattr(service, "enrolment_steps_run", slow_step)
@@ -270,7 +274,9 @@ def test_busy_answers_wait_without_using_attempts_and_then_enrol(sa_http, learne
         ran = service.enrolment_run(enrolment_id=enrolment.pk)
         assert ran.state == Enrolment.State.RETRYING
         assert ran.attempts == 0
-        assert ran.next_attempt_at >= before + dt.timedelta(seconds=service.BUSY_MIN_WAIT_SECONDS)
+        assert ran.next_attempt_at >= before + dt.timedelta(
+            seconds=operations.BUSY_MIN_WAIT_SECONDS
+        )
         assert "busy" in ran.last_error and "could not be reached" not in ran.last_error
         _due_now(enrolment)
     assert ran.busy_since is not None
@@ -292,7 +298,7 @@ def test_busy_past_the_time_limit_fails_saying_smart_assessor_was_busy(
     assert service.enrolment_run(enrolment_id=enrolment.pk).state == Enrolment.State.RETRYING
     # Still busy once the overall limit has passed since the first busy answer.
     Enrolment.objects.filter(pk=enrolment.pk).update(
-        busy_since=timezone.now() - service.BUSY_LIMIT, next_attempt_at=timezone.now()
+        busy_since=timezone.now() - operations.BUSY_LIMIT, next_attempt_at=timezone.now()
     )
 
     failed = service.enrolment_run(enrolment_id=enrolment.pk)
@@ -300,7 +306,7 @@ def test_busy_past_the_time_limit_fails_saying_smart_assessor_was_busy(
     assert failed.state == Enrolment.State.FAILED
     assert failed.last_error.startswith("Smart Assessor was busy: for 30 minutes")
     assert "could not be reached" not in failed.last_error
-    assert service.enrolments_due() == []
+    assert operations.due(service.ENROLMENT) == []
 
 
 # --- Bulk Create: all or nothing (F23) ------------------------------------------------------

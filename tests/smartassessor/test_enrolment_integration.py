@@ -16,7 +16,7 @@ from django.urls import reverse
 from smartassessor.client import SmartAssessorClient
 from smartassessor.models import Enrolment, LinkRefresh
 from smartassessor.services import enrolment_requests as service
-from smartassessor.services import links
+from smartassessor.services import links, operations
 from tests.environment import REDIS_URL
 from tests.factories import (
     LearnerFactory,
@@ -202,7 +202,7 @@ def test_a_worker_killed_mid_enrolment_is_replaced_within_30_s(
     victim = _start_worker(victim_queue, tmp_path / "victim.log")
     try:
         with monkeypatch.context() as patched:
-            patched.setattr(service, "_queue", lambda enrolment, countdown=0: None)
+            patched.setattr(operations.Kind, "queue", lambda kind, pk, countdown=0: None)
             enrolment, _ = service.enrolment_request(learner=enrollable, actor=staff_user)
         sa_sandbox.faults(latency_ms=3000)  # each call takes 3 s: the victim is mid-call
         enrol_learner.apply_async((enrolment.pk,), queue=victim_queue)

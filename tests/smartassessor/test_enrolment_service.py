@@ -17,6 +17,7 @@ from smartassessor.models import (
 )
 from smartassessor.selectors.enrolment_preview import enrolment_preview
 from smartassessor.services import enrolment_requests as service
+from smartassessor.services import operations
 from tests.factories import (
     LearnerFactory,
     LearnerQualificationFactory,
@@ -313,10 +314,10 @@ def test_an_enrolment_left_by_a_killed_worker_is_swept_and_finished(sa_http, lea
         state=Enrolment.State.ENROLLING, attempts=1, lease_until=timezone.now() + dt.timedelta(1)
     )
     assert service.enrolment_run(enrolment_id=enrolment.pk) is None, "the lease protects it"
-    assert enrolment.pk not in service.enrolments_due()
+    assert enrolment.pk not in operations.due(service.ENROLMENT)
 
     Enrolment.objects.filter(pk=enrolment.pk).update(lease_until=timezone.now())
-    assert enrolment.pk in service.enrolments_due()
+    assert enrolment.pk in operations.due(service.ENROLMENT)
     sa_http.get(wire.API + "/learners", json=wire.page([], page_size=1))
     _mock_happy_learner(sa_http)
 
