@@ -20,6 +20,16 @@ BREAK_DAYS = 42
 WITHDRAW_SHARE = 0.06
 REVIEW_EVERY = timedelta(weeks=12)
 VISIBLE_AHEAD = timedelta(days=14)
+# Apprentices spend at least 20 % of their paid hours off the job: 6 hours of a 30-hour week.
+DEFAULT_WEEKLY_HOURS = 6.0
+# A completed course has every criterion signed off and its planned time used; the hours stay
+# what the learner logged.
+COMPLETE = {
+    "ProgressPercent": 100.0,
+    "AssessedPercent": 100.0,
+    "MappedPercent": 100.0,
+    "TimelinePercent": 100.0,
+}
 
 FEEDBACK = (
     "Good progress since the last review; evidence for two criteria mapped.",
@@ -85,6 +95,10 @@ class Plan:
     start: date
     planned_end: date
     pace: float
+    hours_pace: float
+    daily_hours: float
+    """The off-the-job hours a day in training asks for: the planned hours spread over the
+    planned days, or the default weekly rate when none are planned."""
     break_start: date | None
     withdraw_on: date | None
 
@@ -100,7 +114,20 @@ class Plan:
         withdraw_on = None
         if fraction(key, "withdraw") < WITHDRAW_SHARE:
             withdraw_on = start + timedelta(days=round(length * 0.55))
-        return cls(start, planned_end, 0.7 + 0.6 * fraction(key, "pace"), break_start, withdraw_on)
+        planned_hours = course["OffTheJobHoursPlanned"]
+        return cls(
+            start,
+            planned_end,
+            0.7 + 0.6 * fraction(key, "pace"),
+            0.8 + 0.4 * fraction(key, "hours"),
+            DEFAULT_WEEKLY_HOURS / 7 if planned_hours is None else planned_hours / length,
+            break_start,
+            withdraw_on,
+        )
+
+    @property
+    def length(self) -> int:
+        return (self.planned_end - self.start).days
 
     @property
     def stops_on(self) -> date:
@@ -109,18 +136,24 @@ class Plan:
     def on_break(self, day: date) -> bool:
         return self.break_start is not None and 0 <= (day - self.break_start).days < BREAK_DAYS
 
-    def figures(self, day: date) -> dict[str, float]:
-        length = (self.planned_end - self.start).days
+    def training_days(self, day: date) -> int:
+        """The days from the start to ``day`` that were not on the break."""
         elapsed = max(0, (day - self.start).days)
         paused = 0
         if self.break_start is not None:
             paused = min(max(0, (day - self.break_start).days), BREAK_DAYS)
-        progress = min(99.0, 100 * (elapsed - paused) / length * self.pace)
+        return elapsed - paused
+
+    def figures(self, days: int) -> dict[str, float]:
+        """The progress figures and off-the-job hours after ``days`` days in training."""
+        share = 100 * days / self.length
+        progress = min(99.0, share * self.pace)
         return {
             "ProgressPercent": round(progress, 1),
             "AssessedPercent": round(progress * 0.8, 1),
             "MappedPercent": round(min(99.0, progress * 1.1), 1),
-            "TimelinePercent": round(min(100.0, 100 * elapsed / length), 1),
+            "TimelinePercent": round(min(100.0, share), 1),
+            "OffTheJobHoursActual": round(days * self.daily_hours * self.hours_pace, 1),
         }
 
 
@@ -128,19 +161,36 @@ def course_state(course: dict[str, Any], today: date) -> dict[str, Any]:
     """The server-set fields of an enrolment on a given day."""
     plan = Plan.of(course)
     if today <= plan.start:
-        zero = {name: 0.0 for name in plan.figures(plan.start)}
-        return {"Status": "AwaitingInduction", **zero, "ActualEndDate": None}
+        return {
+            "Status": "AwaitingInduction",
+            **plan.figures(0),
+            "ActualEndDate": None,
+            "BreakStartDate": None,
+        }
     if plan.withdraw_on and today >= plan.withdraw_on:
         return {
             "Status": "Withdrawn",
-            **plan.figures(plan.withdraw_on),
+            **plan.figures(plan.training_days(plan.withdraw_on)),
             "ActualEndDate": plan.withdraw_on.isoformat(),
+            "BreakStartDate": None,
         }
     if today >= plan.planned_end:
-        done = {name: 100.0 for name in plan.figures(plan.start)}
-        return {"Status": "Completed", **done, "ActualEndDate": plan.planned_end.isoformat()}
-    status = "BreakInLearning" if plan.on_break(today) else "InTraining"
-    return {"Status": status, **plan.figures(today), "ActualEndDate": None}
+        return {
+            "Status": "Completed",
+            **plan.figures(plan.training_days(plan.planned_end)),
+            **COMPLETE,
+            "ActualEndDate": plan.planned_end.isoformat(),
+            "BreakStartDate": None,
+        }
+    figures = plan.figures(plan.training_days(today))
+    if plan.break_start is not None and plan.on_break(today):
+        return {
+            "Status": "BreakInLearning",
+            **figures,
+            "ActualEndDate": None,
+            "BreakStartDate": plan.break_start.isoformat(),
+        }
+    return {"Status": "InTraining", **figures, "ActualEndDate": None, "BreakStartDate": None}
 
 
 def learner_status(course_statuses: list[str], current: str) -> str:
@@ -318,20 +368,26 @@ def bulk_enrolments(
     active_courses: list[int],
     assessors: list[int],
 ) -> list[dict[str, Any]]:
-    """The writable fields of the learner's enrolments: distinct active courses, 1-2 years."""
+    """The writable fields of the learner's enrolments: distinct active courses, 1-2 years,
+    with off-the-job hours planned at the default weekly rate for three learners in four."""
     start = date.fromisoformat(learner["StartDate"])
     second = None
     if len(assessors) > 1 and number % 4 == 0:
         second = assessors[(number + 1) % len(assessors)]
-    return [
-        {
-            "CourseSmartAssessorId": active_courses[(number + offset) % len(active_courses)],
-            "PrimaryAssessorSmartAssessorId": learner["AssessorSmartAssessorId"],
-            "SecondaryAssessorSmartAssessorId": second,
-            "StartDate": start.isoformat(),
-            "PlannedEndDate": (
-                start + timedelta(days=365 + 91 * ((number + offset) % 4))
-            ).isoformat(),
-        }
-        for offset in range(per_learner)
-    ]
+    enrolments = []
+    for offset in range(per_learner):
+        days = 365 + 91 * ((number + offset) % 4)
+        planned_hours = None
+        if number % 4 != 3:
+            planned_hours = round(DEFAULT_WEEKLY_HOURS * days / 7)
+        enrolments.append(
+            {
+                "CourseSmartAssessorId": active_courses[(number + offset) % len(active_courses)],
+                "PrimaryAssessorSmartAssessorId": learner["AssessorSmartAssessorId"],
+                "SecondaryAssessorSmartAssessorId": second,
+                "StartDate": start.isoformat(),
+                "PlannedEndDate": (start + timedelta(days=days)).isoformat(),
+                "OffTheJobHoursPlanned": planned_hours,
+            }
+        )
+    return enrolments

@@ -34,7 +34,7 @@ from .validation import (
     timestamp_date,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 DAY_MICROS = 86_400_000_000
 IDEMPOTENCY_MICROS = DAY_MICROS
 FIRST_EMPLOYER_ID = 1001
@@ -688,6 +688,9 @@ class Store:
             "MappedPercent": 0.0,
             "TimelinePercent": 0.0,
             "ActualEndDate": None,
+            "BreakStartDate": None,
+            "OffTheJobHoursPlanned": values["OffTheJobHoursPlanned"],
+            "OffTheJobHoursActual": 0.0,
             "ModifiedAt": stamp,
         }
 

@@ -24,6 +24,7 @@ NI_BAD_SECOND_LETTERS = frozenset("DFIOQUV")
 NI_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 SEX_VALUES = ("Male", "Female", "Other", "NotKnown")
 MIN_AGE, MAX_AGE = 14, 100
+MAX_OFF_THE_JOB_HOURS = 5000
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 500, 100
 
 Check = Callable[[str, Any], str | None]
@@ -147,6 +148,18 @@ def integer(name: str, value: Any) -> str | None:
     return None
 
 
+def hours(name: str, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{name} must be a number of hours."
+    if not 0 <= value <= MAX_OFF_THE_JOB_HOURS:
+        return f"{name} must be from 0 to {MAX_OFF_THE_JOB_HOURS} hours."
+    # A float written with one decimal place is the float nearest that decimal, and rounding it
+    # to one place gives it back; any finer value comes back changed.
+    if round(value, 1) != value:
+        return f"{name} must have at most one decimal place."
+    return None
+
+
 def boolean(name: str, value: Any) -> str | None:
     if not isinstance(value, bool):
         return f"{name} must be true or false."
@@ -250,6 +263,7 @@ LEARNER_COURSE = Schema(
         Field("SecondaryAssessorSmartAssessorId", integer),
         Field("StartDate", a_date, required=True),
         Field("PlannedEndDate", a_date, required=True),
+        Field("OffTheJobHoursPlanned", hours),
     ),
     frozenset(
         {
@@ -262,6 +276,8 @@ LEARNER_COURSE = Schema(
             "MappedPercent",
             "TimelinePercent",
             "ActualEndDate",
+            "BreakStartDate",
+            "OffTheJobHoursActual",
             "ModifiedAt",
         }
     ),
