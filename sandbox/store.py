@@ -15,7 +15,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -455,6 +455,13 @@ class Store:
             return self._page("learner_courses", listing)
         return self._page("learner_courses", listing, ("learner_id = ?",), (learner_id,))
 
+    def learner_course(self, learner_id: str, enrolment_id: str) -> dict[str, Any] | None:
+        rows = self._read(
+            "SELECT data FROM learner_courses WHERE id = ? AND learner_id = ?",
+            (enrolment_id, learner_id),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
     def sessions(self, listing: Listing, learner_id: str | None = None) -> Page:
         if learner_id is None:
             return self._page("sessions", listing)
@@ -666,6 +673,30 @@ class Store:
                 "INSERT INTO learner_courses (id, learner_id, course_id, modified_us, data) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (enrolment_id, learner_id, course_id, stamp, _dump(record)),
+            )
+            return record
+
+    def learner_course_update(
+        self,
+        learner_id: str,
+        enrolment_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        """Replace a learner's enrolment by what ``change`` makes of it. ``change`` runs under
+        the write lock, so it decides on the enrolment as it is; what it raises leaves the
+        enrolment as it was."""
+        with self._write() as db:
+            current = self.learner_course(learner_id, enrolment_id)
+            if current is None:
+                return None
+            record = change(current)
+            if _same(record, current):
+                return current
+            stamp = self._stamp()
+            record["ModifiedAt"] = format_timestamp(stamp)
+            db.execute(
+                "UPDATE learner_courses SET modified_us = ?, data = ? WHERE id = ?",
+                (stamp, _dump(record), enrolment_id),
             )
             return record
 

@@ -283,6 +283,17 @@ LEARNER_COURSE = Schema(
     ),
 )
 
+# What PATCH may change on an enrolment. It lists no server-set fields: on this PATCH they are
+# refused as unknown, not ignored (§7.5).
+LEARNER_COURSE_CHANGE = Schema(
+    (
+        Field("PlannedEndDate", a_date, required=True),
+        Field("PrimaryAssessorSmartAssessorId", integer),
+        Field("SecondaryAssessorSmartAssessorId", integer),
+        Field("OffTheJobHoursPlanned", hours),
+    )
+)
+
 TOKEN_REQUEST = Schema(
     (
         Field("Username", text(256), required=True),
