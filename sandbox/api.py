@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from .errors import ApiError, Problem, invalid, not_found
@@ -30,6 +31,8 @@ from .validation import (
     clean,
     listing,
     reject_unknown,
+    status_change,
+    status_date_problem,
 )
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -448,14 +451,28 @@ class Api:
         enrolment_id = _guid(enrolment_id, "enrolment")
         if self.store.learner_course(learner_id, enrolment_id) is None:
             raise missing
-        changes, problems = clean(request.json_object(), LEARNER_COURSE_CHANGE, partial=True)
+        body = request.json_object()
+        changes, problems = clean(body, LEARNER_COURSE_CHANGE, partial=True)
+        for given, needed in (("Status", "StatusDate"), ("StatusDate", "Status")):
+            if given in body and needed not in body:
+                problems.append(Problem("validation", f"{needed} must come with {given}.", needed))
+        wanted, day = changes.pop("Status", None), changes.pop("StatusDate", None)
 
-        def change(current: dict[str, Any]) -> dict[str, Any]:
+        def change(current: dict[str, Any]) -> tuple[dict[str, Any], date | None]:
             result = {**current, **changes}
             more = self._enrolment_problems(changes, result, problems)
+            if wanted and day:
+                problem = status_date_problem(
+                    current, wanted, date.fromisoformat(day), self.store.today()
+                )
+                if problem:
+                    more.append(problem)
             if problems or more:
                 raise invalid(problems + more)
-            return result
+            if not (wanted and day):
+                return result, None
+            moved = status_change(current, wanted, day)
+            return {**result, **moved}, date.fromisoformat(day) if moved else None
 
         updated = self.store.learner_course_update(learner_id, enrolment_id, change)
         if updated is None:

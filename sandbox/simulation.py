@@ -22,6 +22,14 @@ REVIEW_EVERY = timedelta(weeks=12)
 VISIBLE_AHEAD = timedelta(days=14)
 # Apprentices spend at least 20 % of their paid hours off the job: 6 hours of a 30-hour week.
 DEFAULT_WEEKLY_HOURS = 6.0
+FIGURES = (
+    "ProgressPercent",
+    "AssessedPercent",
+    "MappedPercent",
+    "TimelinePercent",
+    "OffTheJobHoursActual",
+)
+NONE_YET = dict.fromkeys(FIGURES, 0.0)
 # A completed course has every criterion signed off and its planned time used; the hours stay
 # what the learner logged.
 COMPLETE = {
@@ -144,22 +152,31 @@ class Plan:
             paused = min(max(0, (day - self.break_start).days), BREAK_DAYS)
         return elapsed - paused
 
-    def figures(self, days: int) -> dict[str, float]:
-        """The progress figures and off-the-job hours after ``days`` days in training."""
+    def figures(self, days: int, base: dict[str, float] = NONE_YET) -> dict[str, float]:
+        """The progress figures and off-the-job hours after ``days`` days in training more
+        than ``base``."""
         share = 100 * days / self.length
-        progress = min(99.0, share * self.pace)
+        progress = min(99.0, base["ProgressPercent"] + share * self.pace)
+        gained = progress - base["ProgressPercent"]
         return {
             "ProgressPercent": round(progress, 1),
-            "AssessedPercent": round(progress * 0.8, 1),
-            "MappedPercent": round(min(99.0, progress * 1.1), 1),
-            "TimelinePercent": round(min(100.0, share), 1),
-            "OffTheJobHoursActual": round(days * self.daily_hours * self.hours_pace, 1),
+            "AssessedPercent": round(base["AssessedPercent"] + gained * 0.8, 1),
+            "MappedPercent": round(min(99.0, base["MappedPercent"] + gained * 1.1), 1),
+            "TimelinePercent": round(min(100.0, base["TimelinePercent"] + share), 1),
+            "OffTheJobHoursActual": round(
+                base["OffTheJobHoursActual"] + days * self.daily_hours * self.hours_pace, 1
+            ),
         }
 
 
-def course_state(course: dict[str, Any], today: date) -> dict[str, Any]:
-    """The server-set fields of an enrolment on a given day."""
+def course_state(
+    course: dict[str, Any], story: dict[str, Any] | None, today: date
+) -> dict[str, Any]:
+    """The server-set fields of an enrolment on a given day, given the ``story_after`` of the
+    last status the MIS gave it (None when it gave none)."""
     plan = Plan.of(course)
+    if story is not None:
+        return _state_after_a_change(plan, story, today)
     if today <= plan.start:
         return {
             "Status": "AwaitingInduction",
@@ -191,6 +208,49 @@ def course_state(course: dict[str, Any], today: date) -> dict[str, Any]:
             "BreakStartDate": plan.break_start.isoformat(),
         }
     return {"Status": "InTraining", **figures, "ActualEndDate": None, "BreakStartDate": None}
+
+
+def story_after(
+    course: dict[str, Any], status: str, day: date, simulated_day: date | None
+) -> dict[str, Any]:
+    """What the simulation keeps when the MIS moves an enrolment to ``status`` on ``day``: the
+    figures as they stand, and, into training, the day from which they grow again.
+
+    The figures do not go back to ``day``: they already hold what the learner did, and a day
+    the sandbox has simulated is not simulated again, so a return counts from its date or from
+    the last simulated day, whichever is later. An induction counts from its own date: until
+    then the enrolment was awaiting induction, with nothing simulated."""
+    story: dict[str, Any] = {"Status": status, "Base": {name: course[name] for name in FIGURES}}
+    if status == "InTraining":
+        since = day
+        if course["Status"] == "BreakInLearning" and simulated_day is not None:
+            since = max(day, simulated_day)
+        story["From"] = since.isoformat()
+    return story
+
+
+def _state_after_a_change(plan: Plan, story: dict[str, Any], today: date) -> dict[str, Any]:
+    """Once the MIS has set its status, an enrolment follows the MIS: no break or withdrawal
+    is drawn for it any more, one on a break stays there until the MIS ends it, and one in
+    training completes on its planned end date (or on the day it came back, if later)."""
+    if story["Status"] != "InTraining":
+        return {}
+    since = date.fromisoformat(story["From"])
+    ends = max(plan.planned_end, since)
+    if today >= ends:
+        return {
+            "Status": "Completed",
+            **plan.figures((ends - since).days, story["Base"]),
+            **COMPLETE,
+            "ActualEndDate": ends.isoformat(),
+            "BreakStartDate": None,
+        }
+    return {
+        "Status": "InTraining",
+        **plan.figures((today - since).days, story["Base"]),
+        "ActualEndDate": None,
+        "BreakStartDate": None,
+    }
 
 
 def learner_status(course_statuses: list[str], current: str) -> str:

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS learners (
 CREATE INDEX IF NOT EXISTS learners_feed ON learners (modified_us, id);
 CREATE TABLE IF NOT EXISTS learner_courses (
     id TEXT PRIMARY KEY, learner_id TEXT NOT NULL, course_id INTEGER NOT NULL,
-    modified_us INTEGER NOT NULL, data TEXT NOT NULL, UNIQUE (learner_id, course_id)
+    modified_us INTEGER NOT NULL, data TEXT NOT NULL, story TEXT,
+    UNIQUE (learner_id, course_id)
 );
 CREATE INDEX IF NOT EXISTS learner_courses_feed ON learner_courses (modified_us, id);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -680,25 +681,60 @@ class Store:
         self,
         learner_id: str,
         enrolment_id: str,
-        change: Callable[[dict[str, Any]], dict[str, Any]],
+        change: Callable[[dict[str, Any]], tuple[dict[str, Any], date | None]],
     ) -> dict[str, Any] | None:
-        """Replace a learner's enrolment by what ``change`` makes of it. ``change`` runs under
-        the write lock, so it decides on the enrolment as it is; what it raises leaves the
-        enrolment as it was."""
+        """Replace a learner's enrolment by what ``change`` makes of it, with the StatusDate
+        when that moves its status. ``change`` runs under the write lock, so it decides on the
+        enrolment as it is; what it raises leaves everything as it was."""
         with self._write() as db:
             current = self.learner_course(learner_id, enrolment_id)
             if current is None:
                 return None
-            record = change(current)
+            record, moved_on = change(current)
             if _same(record, current):
                 return current
+            story = None
+            if moved_on is not None:
+                story = _dump(
+                    simulation.story_after(
+                        current, record["Status"], moved_on, self._simulated_day()
+                    )
+                )
             stamp = self._stamp()
             record["ModifiedAt"] = format_timestamp(stamp)
             db.execute(
-                "UPDATE learner_courses SET modified_us = ?, data = ? WHERE id = ?",
-                (stamp, _dump(record), enrolment_id),
+                "UPDATE learner_courses SET modified_us = ?, data = ?, story = COALESCE(?, story) "
+                "WHERE id = ?",
+                (stamp, _dump(record), story, enrolment_id),
             )
+            if moved_on is not None:
+                self._follow_courses(learner_id)
             return record
+
+    def _simulated_day(self) -> date | None:
+        """The day the last advance brought the world to; None when none has since the reset."""
+        day = self._meta("simulated_day")
+        return date.fromisoformat(day) if day else None
+
+    def _follow_courses(self, learner_id: str) -> None:
+        """Give a learner the Status its courses give it, as advance does."""
+        learner = json.loads(
+            self._db.execute("SELECT data FROM learners WHERE id = ?", (learner_id,)).fetchone()[0]
+        )
+        statuses = [
+            json.loads(data)["Status"]
+            for (data,) in self._db.execute(
+                "SELECT data FROM learner_courses WHERE learner_id = ?", (learner_id,)
+            )
+        ]
+        status = simulation.learner_status(statuses, learner["Status"])
+        if status != learner["Status"]:
+            stamp = self._stamp()
+            record = {**learner, "Status": status, "ModifiedAt": format_timestamp(stamp)}
+            self._db.execute(
+                "UPDATE learners SET modified_us = ?, data = ? WHERE id = ?",
+                (stamp, _dump(record), learner_id),
+            )
 
     @staticmethod
     def _enrolment_record(
@@ -755,6 +791,7 @@ class Store:
             self._offset_days += days
             self._set_meta("clock_offset_days", str(self._offset_days))
             now = self.now()
+            self._set_meta("simulated_day", now.date().isoformat())
             after = ""
             while True:
                 learners = db.execute(
@@ -775,13 +812,15 @@ class Store:
     ) -> None:
         ids = [learner["SmartAssessorId"] for learner in learners]
         marks = ",".join("?" * len(ids))
-        courses: dict[str, list[dict[str, Any]]] = {learner_id: [] for learner_id in ids}
-        for learner_id, data in db.execute(
-            f"SELECT learner_id, data FROM learner_courses WHERE learner_id IN ({marks}) "
+        courses: dict[str, list[tuple[dict[str, Any], dict[str, Any] | None]]] = {
+            learner_id: [] for learner_id in ids
+        }
+        for learner_id, data, story in db.execute(
+            f"SELECT learner_id, data, story FROM learner_courses WHERE learner_id IN ({marks}) "
             "ORDER BY id",
             ids,
         ):
-            courses[learner_id].append(json.loads(data))
+            courses[learner_id].append((json.loads(data), json.loads(story) if story else None))
         sessions = dict(
             db.execute(f"SELECT id, data FROM sessions WHERE learner_id IN ({marks})", ids)
         )
@@ -792,8 +831,8 @@ class Store:
         for learner in learners:
             learner_id = learner["SmartAssessorId"]
             states = []
-            for course in courses[learner_id]:
-                updated = {**course, **simulation.course_state(course, today)}
+            for course, story in courses[learner_id]:
+                updated = {**course, **simulation.course_state(course, story, today)}
                 states.append(updated)
                 if not _same(updated, course):
                     updated["ModifiedAt"] = format_timestamp(stamp := self._stamp())

@@ -283,6 +283,27 @@ LEARNER_COURSE = Schema(
     ),
 )
 
+ENROLMENT_STATUSES = (
+    "AwaitingInduction",
+    "InTraining",
+    "Completed",
+    "Withdrawn",
+    "BreakInLearning",
+)
+TRANSITIONS = {
+    "AwaitingInduction": ("InTraining", "BreakInLearning", "Withdrawn"),
+    "InTraining": ("BreakInLearning", "Withdrawn", "Completed"),
+    "BreakInLearning": ("InTraining", "Withdrawn"),
+    "Completed": (),
+    "Withdrawn": (),
+}
+# Where an enrolment keeps the StatusDate that put it in each status that records one.
+STATUS_DATE_FIELDS = {
+    "BreakInLearning": "BreakStartDate",
+    "Completed": "ActualEndDate",
+    "Withdrawn": "ActualEndDate",
+}
+
 # What PATCH may change on an enrolment. It lists no server-set fields: on this PATCH they are
 # refused as unknown, not ignored (§7.5).
 LEARNER_COURSE_CHANGE = Schema(
@@ -291,6 +312,8 @@ LEARNER_COURSE_CHANGE = Schema(
         Field("PrimaryAssessorSmartAssessorId", integer),
         Field("SecondaryAssessorSmartAssessorId", integer),
         Field("OffTheJobHoursPlanned", hours),
+        Field("Status", one_of(*ENROLMENT_STATUSES), required=True),
+        Field("StatusDate", a_date, required=True),
     )
 )
 
@@ -353,6 +376,61 @@ def age_problem(born_text: str, today: date) -> Problem | None:
         f"{MIN_AGE} to {MAX_AGE} years old.",
         "DateOfBirth",
     )
+
+
+def status_date_problem(
+    enrolment: dict[str, Any], wanted: str, day: date, today: date
+) -> Problem | None:
+    """What is wrong with ``day`` as the StatusDate of moving ``enrolment`` to ``wanted``."""
+    status = enrolment["Status"]
+    if status == wanted == "InTraining":
+        return None  # a retried induction or return changes nothing, whatever its date says
+    if day < date.fromisoformat(enrolment["StartDate"]):
+        message = (
+            f"StatusDate must not be before the enrolment's StartDate, {enrolment['StartDate']}."
+        )
+    elif day > today:
+        message = f"StatusDate must not be after today, {today.isoformat()}."
+    elif (status, wanted) == ("BreakInLearning", "InTraining") and day < date.fromisoformat(
+        enrolment["BreakStartDate"]
+    ):
+        message = (
+            "StatusDate of a return must not be before the break started, on "
+            f"{enrolment['BreakStartDate']} (BreakStartDate)."
+        )
+    else:
+        return None
+    return Problem("validation", message, "StatusDate")
+
+
+def status_change(enrolment: dict[str, Any], wanted: str, day: str) -> dict[str, Any]:
+    """The fields that moving ``enrolment`` to ``wanted`` on ``day`` sets, none when it is
+    there already; ``409 invalid_transition`` for a move the contract does not make."""
+    status = enrolment["Status"]
+    recorded_in = STATUS_DATE_FIELDS.get(status)
+    if status == wanted and (
+        status == "InTraining" or (recorded_in and enrolment[recorded_in] == day)
+    ):
+        return {}
+    if status == wanted and recorded_in:
+        message = (
+            f"The enrolment is already {status}, with {recorded_in} {enrolment[recorded_in]}: it "
+            f"cannot move from {status} to {status} again on {day}."
+        )
+    elif wanted not in TRANSITIONS[status]:
+        onward = TRANSITIONS[status]
+        message = f"An enrolment cannot move from {status} to {wanted}: " + (
+            f"from {status} it can move to {', '.join(onward)}."
+            if onward
+            else f"{status} is final."
+        )
+    else:
+        return {
+            "Status": wanted,
+            "BreakStartDate": day if wanted == "BreakInLearning" else None,
+            "ActualEndDate": day if wanted in ("Completed", "Withdrawn") else None,
+        }
+    raise ApiError.of(409, "invalid_transition", message, "Status")
 
 
 # Query parameters -----------------------------------------------------------------------------
