@@ -24,16 +24,23 @@ from .validation import (
     GUID_FORMAT,
     LEARNER,
     LEARNER_COURSE,
+    LEARNER_COURSE_CHANGE,
     LEARNER_CREATE,
     TOKEN_REQUEST,
     age_problem,
     clean,
     listing,
     reject_unknown,
+    status_change,
+    status_date_problem,
 )
 
 JSON_TYPE = "application/json; charset=utf-8"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A route template's placeholders, named as the contract names them, and the handler argument
+# each one fills.
+PLACEHOLDERS = {"{id}": "object_id", "{courseEnrolmentId}": "enrolment_id"}
+PRIMARY, SECONDARY = "PrimaryAssessorSmartAssessorId", "SecondaryAssessorSmartAssessorId"
 
 
 @dataclass(frozen=True)
@@ -202,6 +209,9 @@ class Api:
                 GET=self.learner_courses,
                 POST=self.learner_course_create,
             ),
+            self._route(
+                "/learners/{id}/courses/{courseEnrolmentId}", PATCH=self.learner_course_update
+            ),
             self._route("/learners/{id}/sessions", GET=self.learner_sessions),
             self._route("/learners/{id}/smart-coach", GET=self.learner_smart_coach),
             self._route("/learner-courses", GET=self.learner_courses_feed),
@@ -212,7 +222,9 @@ class Api:
 
     @staticmethod
     def _route(template: str, *, public: bool = False, **methods: Handler) -> Route:
-        pattern = re.escape(f"/api/v1{template}").replace(re.escape("{id}"), "(?P<object_id>[^/]+)")
+        pattern = re.escape(f"/api/v1{template}")
+        for placeholder, name in PLACEHOLDERS.items():
+            pattern = pattern.replace(re.escape(placeholder), f"(?P<{name}>[^/]+)")
         return Route(re.compile(f"^{pattern}$"), f"/api/v1{template}", methods, public)
 
     def resolve(self, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -395,31 +407,77 @@ class Api:
         values, problems = clean(request.json_object(), LEARNER_COURSE)
         course, course_problems = self._course_for_enrolment(values.get("CourseSmartAssessorId"))
         problems += course_problems
-        for name in ("PrimaryAssessorSmartAssessorId", "SecondaryAssessorSmartAssessorId"):
-            problems += self._exists(values, name, self.store.assessor, "assessor")
-        primary = values.get("PrimaryAssessorSmartAssessorId")
-        if primary is not None and values.get("SecondaryAssessorSmartAssessorId") == primary:
-            problems.append(
-                Problem(
-                    "validation",
-                    "SecondaryAssessorSmartAssessorId must differ from the primary assessor.",
-                    "SecondaryAssessorSmartAssessorId",
-                )
-            )
-        if values.get("StartDate") and values.get("PlannedEndDate"):
-            start = date.fromisoformat(values["StartDate"])
-            if date.fromisoformat(values["PlannedEndDate"]) <= start:
-                problems.append(
-                    Problem(
-                        "validation", "PlannedEndDate must be after StartDate.", "PlannedEndDate"
-                    )
-                )
+        problems += self._enrolment_problems(values, values, problems)
         if problems or course is None:
             raise invalid(problems)
         enrolment = self.store.learner_course_create(
             str(uuid.uuid4()), learner["SmartAssessorId"], values, course["QANCode"]
         )
         return Response.json(201, enrolment)
+
+    def _enrolment_problems(
+        self, values: dict[str, Any], result: dict[str, Any], problems: list[Problem]
+    ) -> list[Problem]:
+        """The rules that reach beyond one field's format, for the values given and the
+        enrolment they would make (``result``), given the ``problems`` found so far."""
+        found = []
+        for name in (PRIMARY, SECONDARY):
+            found += self._exists(values, name, self.store.assessor, "assessor")
+        faulty = {problem.field for problem in problems + found}
+        primary = result.get(PRIMARY)
+        # Only two sound ids can clash, and a field gets one error at most.
+        if (
+            primary is not None
+            and primary == result.get(SECONDARY)
+            and not faulty & {PRIMARY, SECONDARY}
+        ):
+            name, other = (SECONDARY, "primary") if SECONDARY in values else (PRIMARY, "secondary")
+            found.append(
+                Problem("validation", f"{name} must differ from the {other} assessor.", name)
+            )
+        planned_end, start = values.get("PlannedEndDate"), result.get("StartDate")
+        if planned_end and start and planned_end <= start:
+            found.append(
+                Problem("validation", "PlannedEndDate must be after StartDate.", "PlannedEndDate")
+            )
+        return found
+
+    def learner_course_update(
+        self, request: Request, object_id: str, enrolment_id: str
+    ) -> Response:
+        request.no_query()
+        learner_id = self._learner_or_404(object_id)["SmartAssessorId"]
+        missing = not_found(f"Learner {learner_id} has no enrolment {enrolment_id}.")
+        enrolment_id = _guid(enrolment_id, "enrolment")
+        if self.store.learner_course(learner_id, enrolment_id) is None:
+            raise missing
+        body = request.json_object()
+        changes, problems = clean(body, LEARNER_COURSE_CHANGE, partial=True)
+        for given, needed in (("Status", "StatusDate"), ("StatusDate", "Status")):
+            if given in body and needed not in body:
+                problems.append(Problem("validation", f"{needed} must come with {given}.", needed))
+        wanted, day = changes.pop("Status", None), changes.pop("StatusDate", None)
+
+        def change(current: dict[str, Any]) -> tuple[dict[str, Any], date | None]:
+            result = {**current, **changes}
+            more = self._enrolment_problems(changes, result, problems)
+            if wanted and day:
+                problem = status_date_problem(
+                    current, wanted, date.fromisoformat(day), self.store.today()
+                )
+                if problem:
+                    more.append(problem)
+            if problems or more:
+                raise invalid(problems + more)
+            if not (wanted and day):
+                return result, None
+            moved = status_change(current, wanted, day)
+            return {**result, **moved}, date.fromisoformat(day) if moved else None
+
+        updated = self.store.learner_course_update(learner_id, enrolment_id, change)
+        if updated is None:
+            raise missing
+        return Response.json(200, updated)
 
     def _course_for_enrolment(
         self, course_id: int | None

@@ -64,12 +64,17 @@ def _enrolments(enrolments: list[dict[str, Any]], titles: dict[int, str]) -> str
         ended = (
             f", ended {uk_date(enrolment['ActualEndDate'])}" if enrolment["ActualEndDate"] else ""
         )
+        if enrolment["BreakStartDate"]:
+            ended = f", on a break since {uk_date(enrolment['BreakStartDate'])}"
+        hours = f"off the job {enrolment['OffTheJobHoursActual']:g} h"
+        if enrolment["OffTheJobHoursPlanned"] is not None:
+            hours += f" of {enrolment['OffTheJobHoursPlanned']:g} h planned"
         items.append(
             f"<li>{escape(enrolment['QANCode'])} {escape(title)}: "
             f"<strong>{escape(enrolment['Status'])}</strong>{escape(ended)}<br>"
             f"<label>Progress <progress max='100' value='{enrolment['ProgressPercent']:g}'>"
             f"</progress> {enrolment['ProgressPercent']:g}%</label> "
-            f"<span class='muted'>{escape(figures)}; planned "
+            f"<span class='muted'>{escape(figures)}; {escape(hours)}; planned "
             f"{escape(uk_date(enrolment['StartDate']))} to "
             f"{escape(uk_date(enrolment['PlannedEndDate']))}</span></li>"
         )

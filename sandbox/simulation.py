@@ -20,6 +20,24 @@ BREAK_DAYS = 42
 WITHDRAW_SHARE = 0.06
 REVIEW_EVERY = timedelta(weeks=12)
 VISIBLE_AHEAD = timedelta(days=14)
+# Apprentices spend at least 20 % of their paid hours off the job: 6 hours of a 30-hour week.
+DEFAULT_WEEKLY_HOURS = 6.0
+FIGURES = (
+    "ProgressPercent",
+    "AssessedPercent",
+    "MappedPercent",
+    "TimelinePercent",
+    "OffTheJobHoursActual",
+)
+NONE_YET = dict.fromkeys(FIGURES, 0.0)
+# A completed course has every criterion signed off and its planned time used; the hours stay
+# what the learner logged.
+COMPLETE = {
+    "ProgressPercent": 100.0,
+    "AssessedPercent": 100.0,
+    "MappedPercent": 100.0,
+    "TimelinePercent": 100.0,
+}
 
 FEEDBACK = (
     "Good progress since the last review; evidence for two criteria mapped.",
@@ -85,6 +103,10 @@ class Plan:
     start: date
     planned_end: date
     pace: float
+    hours_pace: float
+    daily_hours: float
+    """The off-the-job hours a day in training asks for: the planned hours spread over the
+    planned days, or the default weekly rate when none are planned."""
     break_start: date | None
     withdraw_on: date | None
 
@@ -100,7 +122,20 @@ class Plan:
         withdraw_on = None
         if fraction(key, "withdraw") < WITHDRAW_SHARE:
             withdraw_on = start + timedelta(days=round(length * 0.55))
-        return cls(start, planned_end, 0.7 + 0.6 * fraction(key, "pace"), break_start, withdraw_on)
+        planned_hours = course["OffTheJobHoursPlanned"]
+        return cls(
+            start,
+            planned_end,
+            0.7 + 0.6 * fraction(key, "pace"),
+            0.8 + 0.4 * fraction(key, "hours"),
+            DEFAULT_WEEKLY_HOURS / 7 if planned_hours is None else planned_hours / length,
+            break_start,
+            withdraw_on,
+        )
+
+    @property
+    def length(self) -> int:
+        return (self.planned_end - self.start).days
 
     @property
     def stops_on(self) -> date:
@@ -109,38 +144,113 @@ class Plan:
     def on_break(self, day: date) -> bool:
         return self.break_start is not None and 0 <= (day - self.break_start).days < BREAK_DAYS
 
-    def figures(self, day: date) -> dict[str, float]:
-        length = (self.planned_end - self.start).days
+    def training_days(self, day: date) -> int:
+        """The days from the start to ``day`` that were not on the break."""
         elapsed = max(0, (day - self.start).days)
         paused = 0
         if self.break_start is not None:
             paused = min(max(0, (day - self.break_start).days), BREAK_DAYS)
-        progress = min(99.0, 100 * (elapsed - paused) / length * self.pace)
+        return elapsed - paused
+
+    def figures(self, days: int, base: dict[str, float] = NONE_YET) -> dict[str, float]:
+        """The progress figures and off-the-job hours after ``days`` days in training more
+        than ``base``."""
+        share = 100 * days / self.length
+        progress = min(99.0, base["ProgressPercent"] + share * self.pace)
+        gained = progress - base["ProgressPercent"]
         return {
             "ProgressPercent": round(progress, 1),
-            "AssessedPercent": round(progress * 0.8, 1),
-            "MappedPercent": round(min(99.0, progress * 1.1), 1),
-            "TimelinePercent": round(min(100.0, 100 * elapsed / length), 1),
+            "AssessedPercent": round(base["AssessedPercent"] + gained * 0.8, 1),
+            "MappedPercent": round(min(99.0, base["MappedPercent"] + gained * 1.1), 1),
+            "TimelinePercent": round(min(100.0, base["TimelinePercent"] + share), 1),
+            "OffTheJobHoursActual": round(
+                base["OffTheJobHoursActual"] + days * self.daily_hours * self.hours_pace, 1
+            ),
         }
 
 
-def course_state(course: dict[str, Any], today: date) -> dict[str, Any]:
-    """The server-set fields of an enrolment on a given day."""
+def course_state(
+    course: dict[str, Any], story: dict[str, Any] | None, today: date
+) -> dict[str, Any]:
+    """The server-set fields of an enrolment on a given day, given the ``story_after`` of the
+    last status the MIS gave it (None when it gave none)."""
     plan = Plan.of(course)
+    if story is not None:
+        return _state_after_a_change(plan, story, today)
     if today <= plan.start:
-        zero = {name: 0.0 for name in plan.figures(plan.start)}
-        return {"Status": "AwaitingInduction", **zero, "ActualEndDate": None}
+        return {
+            "Status": "AwaitingInduction",
+            **plan.figures(0),
+            "ActualEndDate": None,
+            "BreakStartDate": None,
+        }
     if plan.withdraw_on and today >= plan.withdraw_on:
         return {
             "Status": "Withdrawn",
-            **plan.figures(plan.withdraw_on),
+            **plan.figures(plan.training_days(plan.withdraw_on)),
             "ActualEndDate": plan.withdraw_on.isoformat(),
+            "BreakStartDate": None,
         }
     if today >= plan.planned_end:
-        done = {name: 100.0 for name in plan.figures(plan.start)}
-        return {"Status": "Completed", **done, "ActualEndDate": plan.planned_end.isoformat()}
-    status = "BreakInLearning" if plan.on_break(today) else "InTraining"
-    return {"Status": status, **plan.figures(today), "ActualEndDate": None}
+        return {
+            "Status": "Completed",
+            **plan.figures(plan.training_days(plan.planned_end)),
+            **COMPLETE,
+            "ActualEndDate": plan.planned_end.isoformat(),
+            "BreakStartDate": None,
+        }
+    figures = plan.figures(plan.training_days(today))
+    if plan.break_start is not None and plan.on_break(today):
+        return {
+            "Status": "BreakInLearning",
+            **figures,
+            "ActualEndDate": None,
+            "BreakStartDate": plan.break_start.isoformat(),
+        }
+    return {"Status": "InTraining", **figures, "ActualEndDate": None, "BreakStartDate": None}
+
+
+def story_after(
+    course: dict[str, Any], status: str, day: date, simulated_day: date | None
+) -> dict[str, Any]:
+    """What the simulation keeps when the MIS moves an enrolment to ``status`` on ``day``: the
+    figures as they stand, and, into training, the day from which they grow again.
+
+    The figures do not go back to ``day``: they already hold what the learner did, and a day
+    the sandbox has simulated is not simulated again, so a return counts from its date or from
+    the last simulated day, whichever is later. An induction counts from its own date: until
+    then the enrolment was awaiting induction, with nothing simulated."""
+    story: dict[str, Any] = {"Status": status, "Base": {name: course[name] for name in FIGURES}}
+    if status == "InTraining":
+        since = day
+        if course["Status"] == "BreakInLearning" and simulated_day is not None:
+            since = max(day, simulated_day)
+        story["From"] = since.isoformat()
+    return story
+
+
+def _state_after_a_change(plan: Plan, story: dict[str, Any], today: date) -> dict[str, Any]:
+    """Once the MIS has set its status, an enrolment follows the MIS: no break or withdrawal
+    is drawn for it any more, one on a break stays there until the MIS ends it, and one in
+    training completes on its planned end date (or on the day it came back, if later)."""
+    if story["Status"] != "InTraining":
+        return {}
+    since = date.fromisoformat(story["From"])
+    ends = max(plan.planned_end, since)
+    if today >= ends:
+        return {
+            "Status": "Completed",
+            **plan.figures((ends - since).days, story["Base"]),
+            **COMPLETE,
+            "ActualEndDate": ends.isoformat(),
+            "BreakStartDate": None,
+        }
+    return {
+        "Status": "InTraining",
+        **plan.figures((today - since).days, story["Base"]),
+        "ActualEndDate": None,
+        "BreakStartDate": None,
+    }
 
 
 def learner_status(course_statuses: list[str], current: str) -> str:
@@ -318,20 +428,26 @@ def bulk_enrolments(
     active_courses: list[int],
     assessors: list[int],
 ) -> list[dict[str, Any]]:
-    """The writable fields of the learner's enrolments: distinct active courses, 1-2 years."""
+    """The writable fields of the learner's enrolments: distinct active courses, 1-2 years,
+    with off-the-job hours planned at the default weekly rate for three learners in four."""
     start = date.fromisoformat(learner["StartDate"])
     second = None
     if len(assessors) > 1 and number % 4 == 0:
         second = assessors[(number + 1) % len(assessors)]
-    return [
-        {
-            "CourseSmartAssessorId": active_courses[(number + offset) % len(active_courses)],
-            "PrimaryAssessorSmartAssessorId": learner["AssessorSmartAssessorId"],
-            "SecondaryAssessorSmartAssessorId": second,
-            "StartDate": start.isoformat(),
-            "PlannedEndDate": (
-                start + timedelta(days=365 + 91 * ((number + offset) % 4))
-            ).isoformat(),
-        }
-        for offset in range(per_learner)
-    ]
+    enrolments = []
+    for offset in range(per_learner):
+        days = 365 + 91 * ((number + offset) % 4)
+        planned_hours = None
+        if number % 4 != 3:
+            planned_hours = round(DEFAULT_WEEKLY_HOURS * days / 7)
+        enrolments.append(
+            {
+                "CourseSmartAssessorId": active_courses[(number + offset) % len(active_courses)],
+                "PrimaryAssessorSmartAssessorId": learner["AssessorSmartAssessorId"],
+                "SecondaryAssessorSmartAssessorId": second,
+                "StartDate": start.isoformat(),
+                "PlannedEndDate": (start + timedelta(days=days)).isoformat(),
+                "OffTheJobHoursPlanned": planned_hours,
+            }
+        )
+    return enrolments

@@ -15,7 +15,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -34,7 +34,7 @@ from .validation import (
     timestamp_date,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 DAY_MICROS = 86_400_000_000
 IDEMPOTENCY_MICROS = DAY_MICROS
 FIRST_EMPLOYER_ID = 1001
@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS learners (
 CREATE INDEX IF NOT EXISTS learners_feed ON learners (modified_us, id);
 CREATE TABLE IF NOT EXISTS learner_courses (
     id TEXT PRIMARY KEY, learner_id TEXT NOT NULL, course_id INTEGER NOT NULL,
-    modified_us INTEGER NOT NULL, data TEXT NOT NULL, UNIQUE (learner_id, course_id)
+    modified_us INTEGER NOT NULL, data TEXT NOT NULL, story TEXT,
+    UNIQUE (learner_id, course_id)
 );
 CREATE INDEX IF NOT EXISTS learner_courses_feed ON learner_courses (modified_us, id);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -455,6 +456,13 @@ class Store:
             return self._page("learner_courses", listing)
         return self._page("learner_courses", listing, ("learner_id = ?",), (learner_id,))
 
+    def learner_course(self, learner_id: str, enrolment_id: str) -> dict[str, Any] | None:
+        rows = self._read(
+            "SELECT data FROM learner_courses WHERE id = ? AND learner_id = ?",
+            (enrolment_id, learner_id),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
     def sessions(self, listing: Listing, learner_id: str | None = None) -> Page:
         if learner_id is None:
             return self._page("sessions", listing)
@@ -669,6 +677,65 @@ class Store:
             )
             return record
 
+    def learner_course_update(
+        self,
+        learner_id: str,
+        enrolment_id: str,
+        change: Callable[[dict[str, Any]], tuple[dict[str, Any], date | None]],
+    ) -> dict[str, Any] | None:
+        """Replace a learner's enrolment by what ``change`` makes of it, with the StatusDate
+        when that moves its status. ``change`` runs under the write lock, so it decides on the
+        enrolment as it is; what it raises leaves everything as it was."""
+        with self._write() as db:
+            current = self.learner_course(learner_id, enrolment_id)
+            if current is None:
+                return None
+            record, moved_on = change(current)
+            if _same(record, current):
+                return current
+            story = None
+            if moved_on is not None:
+                story = _dump(
+                    simulation.story_after(
+                        current, record["Status"], moved_on, self._simulated_day()
+                    )
+                )
+            stamp = self._stamp()
+            record["ModifiedAt"] = format_timestamp(stamp)
+            db.execute(
+                "UPDATE learner_courses SET modified_us = ?, data = ?, story = COALESCE(?, story) "
+                "WHERE id = ?",
+                (stamp, _dump(record), story, enrolment_id),
+            )
+            if moved_on is not None:
+                self._follow_courses(learner_id)
+            return record
+
+    def _simulated_day(self) -> date | None:
+        """The day the last advance brought the world to; None when none has since the reset."""
+        day = self._meta("simulated_day")
+        return date.fromisoformat(day) if day else None
+
+    def _follow_courses(self, learner_id: str) -> None:
+        """Give a learner the Status its courses give it, as advance does."""
+        learner = json.loads(
+            self._db.execute("SELECT data FROM learners WHERE id = ?", (learner_id,)).fetchone()[0]
+        )
+        statuses = [
+            json.loads(data)["Status"]
+            for (data,) in self._db.execute(
+                "SELECT data FROM learner_courses WHERE learner_id = ?", (learner_id,)
+            )
+        ]
+        status = simulation.learner_status(statuses, learner["Status"])
+        if status != learner["Status"]:
+            stamp = self._stamp()
+            record = {**learner, "Status": status, "ModifiedAt": format_timestamp(stamp)}
+            self._db.execute(
+                "UPDATE learners SET modified_us = ?, data = ? WHERE id = ?",
+                (stamp, _dump(record), learner_id),
+            )
+
     @staticmethod
     def _enrolment_record(
         enrolment_id: str, learner_id: str, values: dict[str, Any], qan_code: str, stamp: str
@@ -688,6 +755,9 @@ class Store:
             "MappedPercent": 0.0,
             "TimelinePercent": 0.0,
             "ActualEndDate": None,
+            "BreakStartDate": None,
+            "OffTheJobHoursPlanned": values["OffTheJobHoursPlanned"],
+            "OffTheJobHoursActual": 0.0,
             "ModifiedAt": stamp,
         }
 
@@ -721,6 +791,7 @@ class Store:
             self._offset_days += days
             self._set_meta("clock_offset_days", str(self._offset_days))
             now = self.now()
+            self._set_meta("simulated_day", now.date().isoformat())
             after = ""
             while True:
                 learners = db.execute(
@@ -741,13 +812,15 @@ class Store:
     ) -> None:
         ids = [learner["SmartAssessorId"] for learner in learners]
         marks = ",".join("?" * len(ids))
-        courses: dict[str, list[dict[str, Any]]] = {learner_id: [] for learner_id in ids}
-        for learner_id, data in db.execute(
-            f"SELECT learner_id, data FROM learner_courses WHERE learner_id IN ({marks}) "
+        courses: dict[str, list[tuple[dict[str, Any], dict[str, Any] | None]]] = {
+            learner_id: [] for learner_id in ids
+        }
+        for learner_id, data, story in db.execute(
+            f"SELECT learner_id, data, story FROM learner_courses WHERE learner_id IN ({marks}) "
             "ORDER BY id",
             ids,
         ):
-            courses[learner_id].append(json.loads(data))
+            courses[learner_id].append((json.loads(data), json.loads(story) if story else None))
         sessions = dict(
             db.execute(f"SELECT id, data FROM sessions WHERE learner_id IN ({marks})", ids)
         )
@@ -758,8 +831,8 @@ class Store:
         for learner in learners:
             learner_id = learner["SmartAssessorId"]
             states = []
-            for course in courses[learner_id]:
-                updated = {**course, **simulation.course_state(course, today)}
+            for course, story in courses[learner_id]:
+                updated = {**course, **simulation.course_state(course, story, today)}
                 states.append(updated)
                 if not _same(updated, course):
                     updated["ModifiedAt"] = format_timestamp(stamp := self._stamp())

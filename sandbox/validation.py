@@ -24,6 +24,7 @@ NI_BAD_SECOND_LETTERS = frozenset("DFIOQUV")
 NI_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 SEX_VALUES = ("Male", "Female", "Other", "NotKnown")
 MIN_AGE, MAX_AGE = 14, 100
+MAX_OFF_THE_JOB_HOURS = 5000
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 500, 100
 
 Check = Callable[[str, Any], str | None]
@@ -147,6 +148,18 @@ def integer(name: str, value: Any) -> str | None:
     return None
 
 
+def hours(name: str, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{name} must be a number of hours."
+    if not 0 <= value <= MAX_OFF_THE_JOB_HOURS:
+        return f"{name} must be from 0 to {MAX_OFF_THE_JOB_HOURS} hours."
+    # A float written with one decimal place is the float nearest that decimal, and rounding it
+    # to one place gives it back; any finer value comes back changed.
+    if round(value, 1) != value:
+        return f"{name} must have at most one decimal place."
+    return None
+
+
 def boolean(name: str, value: Any) -> str | None:
     if not isinstance(value, bool):
         return f"{name} must be true or false."
@@ -250,6 +263,7 @@ LEARNER_COURSE = Schema(
         Field("SecondaryAssessorSmartAssessorId", integer),
         Field("StartDate", a_date, required=True),
         Field("PlannedEndDate", a_date, required=True),
+        Field("OffTheJobHoursPlanned", hours),
     ),
     frozenset(
         {
@@ -262,9 +276,45 @@ LEARNER_COURSE = Schema(
             "MappedPercent",
             "TimelinePercent",
             "ActualEndDate",
+            "BreakStartDate",
+            "OffTheJobHoursActual",
             "ModifiedAt",
         }
     ),
+)
+
+ENROLMENT_STATUSES = (
+    "AwaitingInduction",
+    "InTraining",
+    "Completed",
+    "Withdrawn",
+    "BreakInLearning",
+)
+TRANSITIONS = {
+    "AwaitingInduction": ("InTraining", "BreakInLearning", "Withdrawn"),
+    "InTraining": ("BreakInLearning", "Withdrawn", "Completed"),
+    "BreakInLearning": ("InTraining", "Withdrawn"),
+    "Completed": (),
+    "Withdrawn": (),
+}
+# Where an enrolment keeps the StatusDate that put it in each status that records one.
+STATUS_DATE_FIELDS = {
+    "BreakInLearning": "BreakStartDate",
+    "Completed": "ActualEndDate",
+    "Withdrawn": "ActualEndDate",
+}
+
+# What PATCH may change on an enrolment. It lists no server-set fields: on this PATCH they are
+# refused as unknown, not ignored (§7.5).
+LEARNER_COURSE_CHANGE = Schema(
+    (
+        Field("PlannedEndDate", a_date, required=True),
+        Field("PrimaryAssessorSmartAssessorId", integer),
+        Field("SecondaryAssessorSmartAssessorId", integer),
+        Field("OffTheJobHoursPlanned", hours),
+        Field("Status", one_of(*ENROLMENT_STATUSES), required=True),
+        Field("StatusDate", a_date, required=True),
+    )
 )
 
 TOKEN_REQUEST = Schema(
@@ -326,6 +376,61 @@ def age_problem(born_text: str, today: date) -> Problem | None:
         f"{MIN_AGE} to {MAX_AGE} years old.",
         "DateOfBirth",
     )
+
+
+def status_date_problem(
+    enrolment: dict[str, Any], wanted: str, day: date, today: date
+) -> Problem | None:
+    """What is wrong with ``day`` as the StatusDate of moving ``enrolment`` to ``wanted``."""
+    status = enrolment["Status"]
+    if status == wanted == "InTraining":
+        return None  # a retried induction or return changes nothing, whatever its date says
+    if day < date.fromisoformat(enrolment["StartDate"]):
+        message = (
+            f"StatusDate must not be before the enrolment's StartDate, {enrolment['StartDate']}."
+        )
+    elif day > today:
+        message = f"StatusDate must not be after today, {today.isoformat()}."
+    elif (status, wanted) == ("BreakInLearning", "InTraining") and day < date.fromisoformat(
+        enrolment["BreakStartDate"]
+    ):
+        message = (
+            "StatusDate of a return must not be before the break started, on "
+            f"{enrolment['BreakStartDate']} (BreakStartDate)."
+        )
+    else:
+        return None
+    return Problem("validation", message, "StatusDate")
+
+
+def status_change(enrolment: dict[str, Any], wanted: str, day: str) -> dict[str, Any]:
+    """The fields that moving ``enrolment`` to ``wanted`` on ``day`` sets, none when it is
+    there already; ``409 invalid_transition`` for a move the contract does not make."""
+    status = enrolment["Status"]
+    recorded_in = STATUS_DATE_FIELDS.get(status)
+    if status == wanted and (
+        status == "InTraining" or (recorded_in and enrolment[recorded_in] == day)
+    ):
+        return {}
+    if status == wanted and recorded_in:
+        message = (
+            f"The enrolment is already {status}, with {recorded_in} {enrolment[recorded_in]}: it "
+            f"cannot move from {status} to {status} again on {day}."
+        )
+    elif wanted not in TRANSITIONS[status]:
+        onward = TRANSITIONS[status]
+        message = f"An enrolment cannot move from {status} to {wanted}: " + (
+            f"from {status} it can move to {', '.join(onward)}."
+            if onward
+            else f"{status} is final."
+        )
+    else:
+        return {
+            "Status": wanted,
+            "BreakStartDate": day if wanted == "BreakInLearning" else None,
+            "ActualEndDate": day if wanted in ("Completed", "Withdrawn") else None,
+        }
+    raise ApiError.of(409, "invalid_transition", message, "Status")
 
 
 # Query parameters -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from .helpers import EPOCH, today
+from .helpers import EPOCH, SPACED_COURSE_ID, today
 
 BANDS = (("Low", 0, 0.34), ("Medium", 0.34, 0.67), ("High", 0.67, 1.01))
 
@@ -101,6 +101,73 @@ def test_a_course_awaits_induction_until_it_starts(api, sandbox):
     assert waiting["Status"] == "AwaitingInduction"
     assert waiting["ModifiedAt"] == course["ModifiedAt"]
     assert started["Status"] == "InTraining"
+
+
+def test_off_the_job_hours_accrue_in_training_at_the_planned_rate(api, sandbox):
+    learner = api.learner(StartDate=_days_ago(100))["SmartAssessorId"]
+    year = {"StartDate": _days_ago(100), "PlannedEndDate": _days_ago(100 - 365)}
+    planned = api.enrol(learner, OffTheJobHoursPlanned=1000, **year)["SmartAssessorId"]
+    unplanned = api.enrol(learner, CourseSmartAssessorId=SPACED_COURSE_ID, **year)
+    path = f"/learners/{learner}/courses"
+
+    sandbox.advance(10)
+    first = {item["SmartAssessorId"]: item for item in api.get(path).json()["Items"]}
+    sandbox.advance(10)
+    second = {item["SmartAssessorId"]: item for item in api.get(path).json()["Items"]}
+
+    # 110 days, then 120, into a 365-day course: in training whatever the sandbox draws.
+    for rate, enrolment in ((1000 / 365, planned), (6 / 7, unplanned["SmartAssessorId"])):
+        hours = first[enrolment]["OffTheJobHoursActual"]
+        assert 0.8 * rate * 110 <= hours <= 1.2 * rate * 110
+        assert second[enrolment]["OffTheJobHoursActual"] == pytest.approx(
+            hours * 120 / 110, abs=0.1
+        )
+        assert second[enrolment]["ModifiedAt"] > first[enrolment]["ModifiedAt"]
+
+
+def test_a_break_in_learning_freezes_the_figures_and_the_hours(api, sandbox):
+    sandbox.seed(300, courses_per_learner=2, prefix="BRK")
+    sandbox.advance(60)
+    courses = api.feed("/learner-courses")
+    week_later = today() + timedelta(days=60 + 7)
+    on_break = [
+        course
+        for course in courses
+        if course["Status"] == "BreakInLearning"
+        and date.fromisoformat(course["BreakStartDate"]) + timedelta(days=42) > week_later
+    ]
+
+    sandbox.advance(7)
+    after = {course["SmartAssessorId"]: course for course in api.feed("/learner-courses")}
+
+    assert on_break
+    for course in courses:
+        assert (course["BreakStartDate"] is not None) == (course["Status"] == "BreakInLearning")
+    for course in on_break:
+        assert course["BreakStartDate"] <= (today() + timedelta(days=60)).isoformat()
+        assert after[course["SmartAssessorId"]] == course
+
+
+def test_off_the_job_hours_stop_when_a_course_ends(api, sandbox):
+    ends = (today() + timedelta(days=10)).isoformat()
+    for _ in range(10):
+        learner = api.learner(StartDate=_days_ago(100))["SmartAssessorId"]
+        api.enrol(learner, StartDate=_days_ago(100), PlannedEndDate=ends, OffTheJobHoursPlanned=110)
+
+    sandbox.advance(9)
+    day_before = {item["SmartAssessorId"]: item for item in api.feed("/learner-courses")}
+    sandbox.advance(1)
+    ended = api.feed("/learner-courses")
+    sandbox.advance(30)
+
+    assert api.feed("/learner-courses") == ended
+    for course in ended:
+        before = day_before[course["SmartAssessorId"]]
+        if course["Status"] == "Completed":
+            assert course["OffTheJobHoursActual"] > before["OffTheJobHoursActual"]
+            assert 0.8 * 110 <= course["OffTheJobHoursActual"] <= 1.2 * 110
+        else:
+            assert course["OffTheJobHoursActual"] == before["OffTheJobHoursActual"]
 
 
 def test_sessions_appear_and_past_ones_carry_their_attendance(api, sandbox, enrolled):

@@ -213,6 +213,25 @@ def test_an_enrolment_takes_its_code_from_the_course_and_starts_awaiting_inducti
     assert listed["Items"] == [enrolment]
 
 
+def test_an_enrolment_starts_off_a_break_with_no_off_the_job_hours_logged(api):
+    learner = api.learner()["SmartAssessorId"]
+
+    planned = api.enrol(
+        learner, OffTheJobHoursPlanned=312.5, BreakStartDate="2025-10-01", OffTheJobHoursActual=40
+    )
+    unplanned = api.enrol(learner, CourseSmartAssessorId=SPACED_COURSE_ID)
+
+    assert planned["BreakStartDate"] is None
+    assert planned["OffTheJobHoursPlanned"] == 312.5
+    assert planned["OffTheJobHoursActual"] == 0
+    assert unplanned["OffTheJobHoursPlanned"] is None
+    assert unplanned["OffTheJobHoursActual"] == 0
+    listed = api.get(f"/learners/{learner}/courses").json()["Items"]
+    assert {item["SmartAssessorId"]: item for item in listed} == {
+        item["SmartAssessorId"]: item for item in (planned, unplanned)
+    }
+
+
 def test_enrolling_twice_on_a_course_names_the_first_enrolment(api):
     learner = api.learner()["SmartAssessorId"]
     first = api.enrol(learner)

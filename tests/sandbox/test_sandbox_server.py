@@ -143,6 +143,26 @@ def test_the_page_shows_learners_their_courses_and_the_outbox_escaped(api, sandb
     assert "RateLimitPerSecond" in html
 
 
+def test_the_page_shows_breaks_and_off_the_job_hours(api, sandbox):
+    started = (today() - timedelta(days=30)).isoformat()
+    learner = api.learner(StartDate=started)["SmartAssessorId"]
+    dates = {"StartDate": started, "PlannedEndDate": (today() + timedelta(days=335)).isoformat()}
+    planned = api.enrol(learner, OffTheJobHoursPlanned=312.5, **dates)
+    api.enrol(learner, CourseSmartAssessorId=103, **dates)
+    api.patch(
+        f"/learners/{learner}/courses/{planned['SmartAssessorId']}",
+        {"Status": "BreakInLearning", "StatusDate": started},
+    )
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    start = today() - timedelta(days=30)
+
+    html = requests.get(f"{sandbox.url}/", timeout=10).text
+
+    assert f"on a break since {start.day} {months[start.month - 1]} {start.year}" in html
+    assert "off the job 0 h of 312.5 h planned" in html
+    assert "off the job 0 h;" in html
+
+
 def test_the_page_shows_the_simulated_date_the_uk_way(sandbox):
     now = sandbox.advance(3)["Now"]
     year, month, day = (int(part) for part in now[:10].split("-"))

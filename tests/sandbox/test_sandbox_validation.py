@@ -107,6 +107,12 @@ ENROLMENT_RULES = [
     ("PlannedEndDate", "2025-09-02", "2025-09-01"),
     ("PlannedEndDate", "2027-09-01", "2025-08-31"),
     ("StartDate", "2025-09-01", "2025-09-01T00:00:00Z"),
+    ("OffTheJobHoursPlanned", 5000, 5000.1),
+    ("OffTheJobHoursPlanned", 0, -1),
+    ("OffTheJobHoursPlanned", 4999.9, -0.1),
+    ("OffTheJobHoursPlanned", 312.5, 1.25),
+    ("OffTheJobHoursPlanned", None, True),
+    ("OffTheJobHoursPlanned", 280, "280"),
 ]
 
 
