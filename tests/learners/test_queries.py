@@ -88,7 +88,9 @@ def test_the_delivery_plan_api_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(DELIVERY_PLAN_QUERIES):
         response = staff_client.get(f"/api/learners/{learner.ident}/delivery-plan/")
 
-    assert len(response.json()["qualifications"]) == size
+    qualifications = response.json()["qualifications"]
+    assert len(qualifications) == size
+    assert [len(entry["breaks"]) for entry in qualifications] == [2] * size
 
 
 @pytest.mark.parametrize("count", [3, 60])
