@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from .forms import NORMALISED_FIELDS
 from .models import (
+    BreakInLearning,
     Learner,
     LearnerOfficerRole,
     LearnerQualification,
@@ -141,3 +142,30 @@ class ReviewAdmin(admin.ModelAdmin):
     search_fields = [*LEARNER_SEARCH, "notes"]
     autocomplete_fields = ["learner", "review_type", "reviewer"]
     date_hierarchy = "proposed_at"
+
+
+@admin.register(BreakInLearning)
+class BreakInLearningAdmin(admin.ModelAdmin):
+    """A break is part of a learner qualification: whoever may see, change or delete those may
+    do the same with their breaks (the roles grant no rights on breaks of their own)."""
+
+    list_display = ["learner_qualification", "start_date", "end_date"]
+    list_filter = ["start_date", "end_date"]
+    list_select_related = ["learner_qualification__learner", "learner_qualification__qualification"]
+    search_fields = [
+        *(f"learner_qualification__{name}" for name in LEARNER_SEARCH),
+        "learner_qualification__qualification__reference",
+    ]
+    autocomplete_fields = ["learner_qualification"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("learners.view_learnerqualification")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("learners.change_learnerqualification")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("learners.change_learnerqualification")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("learners.delete_learnerqualification")

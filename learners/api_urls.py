@@ -10,4 +10,19 @@ urlpatterns = [
         api.DeliveryPlanAPI.as_view(),
         name="api-delivery-plan",
     ),
+    path(
+        "learners/<ident:ident>/qualifications/<int:id>/",
+        api.LearnerQualificationAPI.as_view(),
+        name="api-learner-qualification",
+    ),
+    path(
+        "learners/<ident:ident>/qualifications/<int:id>/breaks/",
+        api.BreakListAPI.as_view(),
+        name="api-learner-qualification-breaks",
+    ),
+    path(
+        "learners/<ident:ident>/qualifications/<int:id>/breaks/<int:break_id>/",
+        api.BreakAPI.as_view(),
+        name="api-learner-qualification-break",
+    ),
 ]

@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from . import validators
 from .models import (
+    BreakInLearning,
     Learner,
     LearnerOfficerRole,
     LearnerQualification,
@@ -196,11 +197,35 @@ class LearnerQualificationForm(RecordForm):
             "planned_end_date",
             "actual_end_date",
             "status",
+            "off_the_job_hours_planned",
             "progress_percent",
             "assessed_percent",
             "mapped_percent",
             "timeline_percent",
         ]
+        help_texts = {
+            "status": "A break in learning and the return are recorded with their dates from "
+            "the Delivery Plan. Withdrawing a qualification on a break ends the break on the "
+            "actual end date.",
+        }
+
+
+class BreakStartForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = BreakInLearning
+        fields = ["start_date"]
+        help_texts = {"start_date": "The first day the learner is away from learning."}
+
+
+class BreakReturnForm(RecordForm):
+    class Meta(RecordForm.Meta):
+        model = BreakInLearning
+        fields = ["end_date"]
+        help_texts = {"end_date": "The day the learner came back to learning."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["end_date"].required = True
 
 
 class PlacementForm(RecordForm):

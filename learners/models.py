@@ -5,6 +5,7 @@ This app knows nothing of Smart Assessor; the integration keeps its own records 
 
 import datetime as dt
 from collections.abc import Collection
+from decimal import Decimal
 from typing import Self
 
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from . import validators
 
@@ -22,10 +23,12 @@ def _clean_postcode(instance: "Organisation | Learner") -> None:
     instance.postcode = validators.normalise_postcode(instance.postcode)
 
 
-def _check_end_dates(instance: "Learner | LearnerQualification") -> None:
+def _check_end_dates(instance: "Learner | LearnerQualification", *, ended_message: str) -> None:
     """Field errors for end dates, so forms show them next to the field.
 
-    The same rules are database constraints; full_clean skips those once a field has failed.
+    The date rules are database constraints too; full_clean skips those once a field has
+    failed. ``ended_message`` refuses a record that has ended (its status one of its model's
+    ENDED_STATUSES) without its actual end date; ``{status}`` in it is the status's name.
     """
     errors: dict[str, str] = {}
     start = instance.start_date
@@ -34,8 +37,22 @@ def _check_end_dates(instance: "Learner | LearnerQualification") -> None:
         errors["planned_end_date"] = "The planned end date must be after the start date."
     if start and instance.actual_end_date and instance.actual_end_date < start:
         errors["actual_end_date"] = "The actual end date cannot be before the start date."
+    if instance.status in instance.ENDED_STATUSES and not instance.actual_end_date:
+        errors.setdefault(
+            "actual_end_date",
+            ended_message.format(status=instance.get_status_display().lower()),
+        )
     if errors:
         raise ValidationError(errors)
+
+
+def _pace(gap: Decimal, tolerance: int) -> str:
+    """'on track' within the tolerance either way, else 'behind' or 'ahead'."""
+    if gap < -tolerance:
+        return "behind"
+    if gap > tolerance:
+        return "ahead"
+    return "on track"
 
 
 class Sex(models.TextChoices):
@@ -160,6 +177,8 @@ class RiskBand(models.TextChoices):
 
 
 class Learner(models.Model):
+    ENDED_STATUSES = (LearnerStatus.COMPLETED, LearnerStatus.WITHDRAWN)
+
     # Only on learners fetched with learners.selectors' Prefetch(to_attr="current_placements").
     current_placements: list["Placement"]
 
@@ -280,7 +299,7 @@ class Learner(models.Model):
     def clean(self) -> None:
         if self.date_of_birth and self.date_of_birth > timezone.localdate():
             raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
-        _check_end_dates(self)
+        _check_end_dates(self, ended_message="A {status} learner needs their actual end date.")
 
     def validate_unique(self, exclude: Collection[str] | None = None) -> None:
         """The ident and the ULN each belong to one learner; the message names the other one."""
@@ -393,10 +412,16 @@ def _percent_field(label: str) -> models.DecimalField:
     )
 
 
+MAX_OFF_THE_JOB_HOURS = 5000
+
+
 class LearnerQualification(models.Model):
     """A qualification on a learner's delivery plan, with its progress."""
 
     ON_TRACK_TOLERANCE = 10
+    ENDED_STATUSES = (QualificationStatus.COMPLETED, QualificationStatus.WITHDRAWN)
+    # A break in learning starts only from these, and the return goes back to In progress.
+    BREAKABLE_STATUSES = (QualificationStatus.NOT_STARTED, QualificationStatus.IN_PROGRESS)
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="qualifications")
     qualification = models.ForeignKey(
@@ -412,6 +437,26 @@ class LearnerQualification(models.Model):
     assessed_percent = _percent_field("assessed %")
     mapped_percent = _percent_field("mapped %")
     timeline_percent = _percent_field("timeline %")
+    off_the_job_hours_planned = models.DecimalField(
+        "planned off-the-job hours",
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_OFF_THE_JOB_HOURS)],
+        help_text="The hours of off-the-job training planned for the whole qualification, "
+        f"up to {MAX_OFF_THE_JOB_HOURS}, to one decimal place.",
+    )
+    off_the_job_hours_actual = models.DecimalField(
+        "actual off-the-job hours",
+        max_digits=6,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="The hours recorded so far, as the ePortfolio reports them; blank when not "
+        "known.",
+    )
 
     class Meta:
         ordering = ["start_date", "id"]
@@ -438,27 +483,181 @@ class LearnerQualification(models.Model):
                     "timeline_percent",
                 )
             ),
+            models.CheckConstraint(
+                condition=Q(off_the_job_hours_planned__isnull=True)
+                | Q(
+                    off_the_job_hours_planned__gte=0,
+                    off_the_job_hours_planned__lte=MAX_OFF_THE_JOB_HOURS,
+                ),
+                name="learner_qualification_off_the_job_hours_planned_0_5000",
+            ),
+            models.CheckConstraint(
+                condition=Q(off_the_job_hours_actual__isnull=True)
+                | Q(off_the_job_hours_actual__gte=0),
+                name="learner_qualification_off_the_job_hours_actual_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.learner.ident}: {self.qualification.reference}"
 
     def clean(self) -> None:
-        _check_end_dates(self)
-        if self.status == QualificationStatus.COMPLETED and not self.actual_end_date:
-            raise ValidationError(
-                {"actual_end_date": "A completed qualification needs its actual end date."}
-            )
+        _check_end_dates(self, ended_message="A {status} qualification needs its actual end date.")
+        if self.pk:
+            self._check_breaks_within_dates()
+
+    def _check_breaks_within_dates(self) -> None:
+        """The qualification's dates must still hold its breaks when they change."""
+        breaks = list(self.breaks.all())
+        errors = {}
+        if breaks and self.start_date:
+            first = min(brk.start_date for brk in breaks)
+            if self.start_date > first:
+                errors["start_date"] = (
+                    f"A break in learning starts on {formats.date_format(first)}: the start "
+                    "date cannot be after it."
+                )
+        if breaks and self.actual_end_date:
+            last = max(brk.end_date or brk.start_date for brk in breaks)
+            if self.actual_end_date < last:
+                errors["actual_end_date"] = (
+                    f"A break in learning goes on until {formats.date_format(last)}: the actual "
+                    "end date cannot be before it."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def pace(self) -> str:
         """'on track', 'behind' or 'ahead': progress compared with the time elapsed."""
-        gap = self.progress_percent - self.timeline_percent
-        if gap < -self.ON_TRACK_TOLERANCE:
-            return "behind"
-        if gap > self.ON_TRACK_TOLERANCE:
-            return "ahead"
-        return "on track"
+        return _pace(self.progress_percent - self.timeline_percent, self.ON_TRACK_TOLERANCE)
+
+    @property
+    def off_the_job_pace(self) -> str | None:
+        """'on track', 'behind' or 'ahead': the share of the planned off-the-job hours done
+        compared with the time elapsed, with the tolerance of ``pace``. None while either
+        figure is not known, or nothing is planned."""
+        planned, actual = self.off_the_job_hours_planned, self.off_the_job_hours_actual
+        if planned is None or actual is None or planned == 0:
+            return None
+        return _pace(100 * actual / planned - self.timeline_percent, self.ON_TRACK_TOLERANCE)
+
+    @property
+    def open_break(self) -> "BreakInLearning | None":
+        """The break the learner is on now, read from the prefetched breaks when there are."""
+        return next((brk for brk in self.breaks.all() if brk.end_date is None), None)
+
+    @property
+    def can_start_break(self) -> bool:
+        return self.status in self.BREAKABLE_STATUSES and self.open_break is None
+
+
+class BreakInLearning(models.Model):
+    """A break in learning on a learner qualification: from its start date to the return.
+
+    A qualification can have several breaks, one after the other; the one without an end date
+    is the break the learner is on now. Breaks are recorded and ended through the services,
+    which move the qualification's status with them.
+    """
+
+    learner_qualification = models.ForeignKey(
+        LearnerQualification, on_delete=models.CASCADE, related_name="breaks"
+    )
+    start_date = models.DateField("start date")
+    end_date = models.DateField(
+        "return date",
+        null=True,
+        blank=True,
+        help_text="The day the learner returned to learning; blank while the break goes on.",
+    )
+
+    class Meta:
+        verbose_name_plural = "breaks in learning"
+        ordering = ["start_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="break_in_learning_return_not_before_start",
+                violation_error_message="The return cannot be before the start of the break.",
+            ),
+            models.UniqueConstraint(
+                fields=["learner_qualification"],
+                condition=Q(end_date__isnull=True),
+                name="one_open_break_per_learner_qualification",
+                violation_error_message="The qualification is on a break already: record the "
+                "return before a new break.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Break in learning {self.period}"
+
+    @property
+    def period(self) -> str:
+        """'from 5 Oct 2026 to 9 Oct 2026', or 'from 2 Nov 2026 (ongoing)'."""
+        start = formats.date_format(self.start_date)
+        if self.end_date is None:
+            return f"from {start} (ongoing)"
+        return f"from {start} to {formats.date_format(self.end_date)}"
+
+    def clean(self) -> None:
+        if not (self.start_date and self.learner_qualification_id):
+            return  # clean_fields has refused what is missing
+        errors = self._outside_the_qualification()
+        today = timezone.localdate()
+        if self.start_date > today:
+            errors["start_date"] = "A break cannot start in the future."
+        if self.end_date and self.end_date < self.start_date:
+            errors["end_date"] = "The return cannot be before the start of the break."
+        elif self.end_date and self.end_date > today:
+            errors["end_date"] = "The return cannot be in the future."
+        if not errors:
+            errors = self._overlap()
+        if errors:
+            raise ValidationError(errors)
+
+    def _outside_the_qualification(self) -> dict[str, str]:
+        qualification = self.learner_qualification
+        errors = {}
+        if qualification.start_date and self.start_date < qualification.start_date:
+            errors["start_date"] = (
+                "A break cannot start before the qualification does, on "
+                f"{formats.date_format(qualification.start_date)}."
+            )
+        ended = qualification.actual_end_date
+        if ended and self.start_date > ended:
+            errors["start_date"] = (
+                f"The qualification ended on {formats.date_format(ended)}: a break cannot "
+                "start after that."
+            )
+        elif ended and self.end_date and self.end_date > ended:
+            errors["end_date"] = (
+                f"The qualification ended on {formats.date_format(ended)}: the return cannot "
+                "be after that."
+            )
+        return errors
+
+    def _overlap(self) -> dict[str, str]:
+        """A break shares no day with another break of the qualification.
+
+        A second break without a return is left to the unique constraint, which says so.
+        """
+        others = BreakInLearning.objects.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=self.start_date),
+            learner_qualification=self.learner_qualification_id,
+        ).exclude(pk=self.pk)
+        if self.end_date is None:
+            others = others.exclude(end_date__isnull=True)
+        else:
+            others = others.filter(start_date__lte=self.end_date)
+        other = others.order_by("start_date").first()
+        if other is None:
+            return {}
+        # The date to change: the start when it falls in the other break, else the return.
+        field = (
+            "start_date" if other.start_date <= self.start_date or not self.end_date else "end_date"
+        )
+        return {field: f"This break overlaps another, {other.period}."}
 
 
 class ReviewType(models.Model):

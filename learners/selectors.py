@@ -111,7 +111,9 @@ def delivery_plan(*, ident: str) -> DeliveryPlan:
             _officer_roles(),
             Prefetch(
                 "qualifications",
-                queryset=LearnerQualification.objects.select_related("qualification"),
+                queryset=LearnerQualification.objects.select_related(
+                    "qualification"
+                ).prefetch_related("breaks"),
             ),
             Prefetch("placements", queryset=Placement.objects.select_related("organisation")),
             _current_placements(),

@@ -21,6 +21,16 @@ urlpatterns = [
         views.LearnerQualificationEditView.as_view(),
         name="learner_qualification_edit",
     ),
+    path(
+        f"{learner}/qualifications/<int:qualification_pk>/breaks/add/",
+        views.BreakStartView.as_view(),
+        name="break_start",
+    ),
+    path(
+        f"{learner}/qualifications/<int:qualification_pk>/breaks/<int:pk>/return/",
+        views.BreakReturnView.as_view(),
+        name="break_return",
+    ),
     path(f"{learner}/placements/add/", views.PlacementAddView.as_view(), name="placement_add"),
     path(
         f"{learner}/placements/<int:pk>/edit/",

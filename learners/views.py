@@ -24,6 +24,7 @@ from django.views.generic.base import ContextMixin
 
 from . import extensions, forms, selectors, services
 from .models import (
+    BreakInLearning,
     Learner,
     LearnerOfficerRole,
     LearnerQualification,
@@ -375,6 +376,84 @@ class LearnerQualificationEditView(
 
     def save(self, data: dict[str, Any]) -> LearnerQualification:
         return services.learner_qualification_update(learner_qualification=self.record, data=data)
+
+
+class BreakPageMixin(LearnerRecordMixin[BreakInLearning]):
+    """Pages about the breaks of one of the learner's qualifications (``qualification_pk``).
+
+    They need the right to change the learner's qualifications: a break is part of one.
+    """
+
+    permission_required = "learners.change_learnerqualification"
+    record_model = BreakInLearning
+
+    @cached_property
+    def learner_qualification(self) -> LearnerQualification:
+        return get_object_or_404(
+            LearnerQualification.objects.select_related("qualification"),
+            pk=self.kwargs["qualification_pk"],
+            learner=self.learner,
+        )
+
+    @cached_property
+    def record(self) -> BreakInLearning:
+        brk = get_object_or_404(
+            BreakInLearning, pk=self.kwargs["pk"], learner_qualification=self.learner_qualification
+        )
+        brk.learner_qualification = self.learner_qualification
+        return brk
+
+
+class BreakStartView(BreakPageMixin, RecordFormView[BreakInLearning]):
+    form_class = forms.BreakStartForm
+
+    def get_instance(self) -> BreakInLearning:
+        # The form checks the dates against the qualification and its other breaks.
+        return BreakInLearning(learner_qualification=self.learner_qualification)
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"start_date": timezone.localdate()}
+
+    def get_title(self) -> str:
+        return (
+            f"Record a break in learning: {self.learner_qualification.qualification} for "
+            f"{self.learner.full_name}"
+        )
+
+    def get_success_message(self, record: BreakInLearning) -> str:
+        return (
+            f"{self.learner_qualification.qualification} is on a break in learning from "
+            f"{formats.date_format(record.start_date)}."
+        )
+
+    def save(self, data: dict[str, Any]) -> BreakInLearning:
+        return services.learner_qualification_break_start(
+            learner_qualification=self.learner_qualification, start_date=data["start_date"]
+        )
+
+
+class BreakReturnView(BreakPageMixin, RecordFormView[BreakInLearning]):
+    form_class = forms.BreakReturnForm
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"end_date": timezone.localdate()}
+
+    def get_title(self) -> str:
+        return (
+            f"Record the return from the break of {formats.date_format(self.record.start_date)}: "
+            f"{self.learner_qualification.qualification} for {self.learner.full_name}"
+        )
+
+    def get_success_message(self, record: BreakInLearning) -> str:
+        # learner_qualification_break_end has just set it (the form requires it).
+        end_date = formats.date_format(cast(datetime.date, record.end_date))
+        return (
+            f"{self.learner_qualification.qualification}: the learner returned on {end_date} "
+            f"and the qualification is {record.learner_qualification.get_status_display().lower()}."
+        )
+
+    def save(self, data: dict[str, Any]) -> BreakInLearning:
+        return services.learner_qualification_break_end(brk=self.record, end_date=data["end_date"])
 
 
 class PlacementAddView(LearnerRecordMixin[Placement], RecordFormView[Placement]):

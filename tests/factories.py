@@ -100,6 +100,14 @@ class LearnerQualificationFactory(factory.django.DjangoModelFactory):
     planned_end_date = datetime.date(2028, 3, 1)
 
 
+class BreakInLearningFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.BreakInLearning
+
+    learner_qualification = factory.SubFactory(LearnerQualificationFactory)
+    start_date = datetime.date(2026, 10, 5)
+
+
 class ReviewTypeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.ReviewType

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import (
+    BreakInLearningFactory,
     LearnerFactory,
     LearnerQualificationFactory,
     OfficerRoleFactory,
@@ -19,8 +20,9 @@ pytestmark = pytest.mark.django_db
 # own data, then whatever the extension slots' renderers read (a couple at most).
 # The list: a count, the officers of the filter, a page of learners, their current placements.
 LIST_QUERIES = 4 + 4 + 2
-# The plan: the learner, officer roles, qualifications, placements, current ones, reviews.
-DELIVERY_PLAN_QUERIES = 4 + 6 + 2
+# The plan: the learner, officer roles, qualifications, their breaks, placements, current
+# ones, reviews.
+DELIVERY_PLAN_QUERIES = 4 + 7 + 2
 
 
 def learners_with_placements(count: int) -> None:
@@ -36,7 +38,9 @@ def learners_with_placements(count: int) -> None:
 
 def learner_with_a_plan(size: int):
     learner = LearnerFactory()
-    LearnerQualificationFactory.create_batch(size, learner=learner)
+    for entry in LearnerQualificationFactory.create_batch(size, learner=learner):
+        BreakInLearningFactory(learner_qualification=entry, end_date=datetime.date(2026, 10, 9))
+        BreakInLearningFactory(learner_qualification=entry, start_date=datetime.date(2026, 11, 2))
     ReviewFactory.create_batch(size, learner=learner)
     PlacementFactory.create_batch(size, learner=learner)
     for number in range(size):
@@ -68,7 +72,10 @@ def test_the_delivery_plan_runs_a_fixed_number_of_queries(
         response = staff_client.get(learner.get_absolute_url())
 
     page = response.content.decode()
-    assert page.count("/qualifications/") == size + 1  # an edit link each, and the add link
+    # An edit link and a return link each, and the add link.
+    assert page.count("/qualifications/") == 2 * size + 1
+    assert page.count("/return/") == size
+    assert page.count("5 Oct 2026 – 9 Oct 2026<br>2 Nov 2026 – ongoing") == size
     assert page.count("/reviews/") == size + 1
 
 
@@ -81,7 +88,9 @@ def test_the_delivery_plan_api_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(DELIVERY_PLAN_QUERIES):
         response = staff_client.get(f"/api/learners/{learner.ident}/delivery-plan/")
 
-    assert len(response.json()["qualifications"]) == size
+    qualifications = response.json()["qualifications"]
+    assert len(qualifications) == size
+    assert [len(entry["breaks"]) for entry in qualifications] == [2] * size
 
 
 @pytest.mark.parametrize("count", [3, 60])
