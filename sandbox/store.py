@@ -272,6 +272,9 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(SCHEMA)
         version = self._meta("schema_version")
+        if version == "1":
+            self._upgrade_from_1()
+            version = SCHEMA_VERSION
         if version not in (None, SCHEMA_VERSION):
             raise RuntimeError(
                 f"{path} holds sandbox data of schema {version}, not {SCHEMA_VERSION}: "
@@ -285,6 +288,24 @@ class Store:
         if self._meta("seeded") is None:
             with self._write():
                 self._seed()
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 (contract 1.0) held no breaks, hours or stories: each enrolment gets what
+        contract 1.1 gives one nobody has changed (no break, no hours planned, none logged;
+        the next ``advance`` counts the hours)."""
+        new_fields = {
+            "BreakStartDate": None,
+            "OffTheJobHoursPlanned": None,
+            "OffTheJobHoursActual": 0.0,
+        }
+        with self._write() as db:
+            db.execute("ALTER TABLE learner_courses ADD COLUMN story TEXT")
+            rows = db.execute("SELECT id, data FROM learner_courses").fetchall()
+            db.executemany(
+                "UPDATE learner_courses SET data = ? WHERE id = ?",
+                [(_dump(new_fields | json.loads(data)), pk) for pk, data in rows],
+            )
+            self._set_meta("schema_version", SCHEMA_VERSION)
 
     def close(self) -> None:
         with self._lock:

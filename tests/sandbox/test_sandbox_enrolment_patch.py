@@ -249,7 +249,9 @@ class TestNotFound:
         assert problems(response) == [("not_found", None)]
         assert _stored(api, enrolment) == enrolment
 
-    @pytest.mark.parametrize("enrolment_id", [str(uuid.uuid4()), "not-a-guid", "101"])
+    @pytest.mark.parametrize(
+        "enrolment_id", ["5e0c8a52-1f7e-4c0d-9b3a-2d6f8e9a1b47", "not-a-guid", "101"]
+    )
     def test_an_unknown_enrolment(self, api, learner, enrolment_id):
         response = api.patch(f"/learners/{learner}/courses/{enrolment_id}", {})
 
