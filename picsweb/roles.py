@@ -40,6 +40,7 @@ INTEGRATION_RECORDS = [
     "linkrefresh",
     "enrolment",
     "courseenrolment",
+    "push",
     "reviewlink",
     "syncrun",
     "syncerror",

@@ -373,6 +373,7 @@ CELERY_BEAT_SCHEDULE = {
     # Every 10 s: with the enrolment lease of 20 s, a killed worker's enrolment is taken up
     # again within about 30 s (smartassessor/services/enrolment_requests.py, LEASE).
     "sweep-enrolments": {"task": "smartassessor.tasks.sweep_enrolments", "schedule": 10.0},
+    "sweep-pushes": {"task": "smartassessor.tasks.sweep_pushes", "schedule": 10.0},
     # The daily and delta synchronisations are not here: they are periodic tasks in the
     # database (made by migrations) so that admins can see and change their schedules.
     "sweep-sync-runs": {"task": "smartassessor.tasks.sweep_sync_runs", "schedule": 30.0},

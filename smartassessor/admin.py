@@ -272,6 +272,14 @@ class EnrolmentAdmin(ReadOnlyAdmin):
     inlines = [CourseEnrolmentInline]
 
 
+@admin.register(models.Push)
+class PushAdmin(ReadOnlyAdmin):
+    list_display = ["learner", "course", "state", "requested_at", "sent_at", "attempts"]
+    list_filter = ["state"]
+    search_fields = ["learner__ident", "learner__surname"]
+    list_select_related = ["learner", "course__learner_qualification__qualification"]
+
+
 @admin.register(models.ReviewTypeMapping)
 class ReviewTypeMappingAdmin(admin.ModelAdmin):
     list_display = ["event_type_code", "event_type_name", "review_type"]

@@ -1,5 +1,6 @@
-"""The integration's API (F26): a learner's enrolment (start, read, retry), Refresh with Smart
-Assessor, the synchronisation runs with their changes, and Preview the next synchronisation."""
+"""The integration's API (F26): a learner's enrolment (start, read, retry), the changes pushed
+to Smart Assessor (read, retry), Refresh with Smart Assessor, the synchronisation runs with
+their changes, and Preview the next synchronisation."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +17,11 @@ from rest_framework.views import APIView
 from learners.models import Learner
 from picsweb import roles
 
-from .models import CourseEnrolment, Enrolment, SyncChange, SyncError, SyncRun
+from .models import CourseEnrolment, Enrolment, Push, SyncChange, SyncError, SyncRun
 from .permissions import IntegrationPermission
 from .selectors import enrolments as enrolment_selectors
 from .selectors import sync_runs as sync_run_selectors
-from .services import enrolment_requests, sync
+from .services import enrolment_requests, pushes, sync
 
 if TYPE_CHECKING:
     from rest_framework.views import AsView, GenericView
@@ -104,6 +105,62 @@ class EnrolmentRetryAPI(IntegrationAPIView):
         return self._answer(enrolment, status.HTTP_200_OK)
 
 
+class PushSerializer(serializers.ModelSerializer):
+    learner = serializers.CharField(source="learner.ident")
+    reference = serializers.CharField(
+        source="course.learner_qualification.qualification.reference", allow_null=True
+    )
+
+    class Meta:
+        model = Push
+        fields = [
+            "id",
+            "learner",
+            "reference",
+            "state",
+            "values",
+            "body",
+            "requested_at",
+            "sent_at",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "field_errors",
+        ]
+
+
+class PushListAPI(IntegrationAPIView, generics.ListAPIView):
+    """The learner's changes pushed to Smart Assessor (F28), newest first."""
+
+    serializer_class = PushSerializer
+
+    @extend_schema(summary="The learner's changes pushed to Smart Assessor, newest first")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Push]:
+        learner = get_object_or_404(Learner, ident=self.kwargs["ident"])
+        return Push.objects.filter(learner=learner).select_related(
+            "learner", "course__learner_qualification__qualification"
+        )
+
+
+class PushRetryAPI(IntegrationAPIView):
+    @extend_schema(
+        request=None,
+        responses=PushSerializer,
+        summary="Send a failed change again, rebuilt from the current data",
+    )
+    def post(self, request: Request, ident: str, pk: int) -> Response:
+        push = get_object_or_404(
+            Push.objects.select_related("course__learner_qualification"),
+            pk=pk,
+            learner__ident=ident,
+        )
+        pushes.push_retry(push=push, actor=request.user)
+        return Response(PushSerializer(push).data)
+
+
 class SyncErrorSerializer(serializers.ModelSerializer):
     learner = serializers.CharField(source="learner.ident", allow_null=True)
 
@@ -139,6 +196,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "risk_updated",
             "unmapped_event_types",
             "qualifications_backwards",
+            "lifecycle_kept",
             "deltas_skipped",
             "read_mode",
             "error_count",

@@ -9,6 +9,12 @@ urlpatterns = [
         api.EnrolmentRetryAPI.as_view(),
         name="api-enrolment-retry",
     ),
+    path("learners/<ident:ident>/pushes/", api.PushListAPI.as_view(), name="api-pushes"),
+    path(
+        "learners/<ident:ident>/pushes/<int:pk>/retry/",
+        api.PushRetryAPI.as_view(),
+        name="api-push-retry",
+    ),
     path("learners/<ident:ident>/refresh/", api.LearnerRefreshAPI.as_view(), name="api-refresh"),
     path("sync-runs/", api.SyncRunListAPI.as_view(), name="api-sync-runs"),
     path("sync-runs/dry-run/", api.SyncRunDryRunAPI.as_view(), name="api-sync-dry-run"),

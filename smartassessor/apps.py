@@ -9,6 +9,7 @@ class SmartAssessorConfig(AppConfig):
         from learners import extensions
 
         from . import panels
+        from .services import pushes  # noqa: F401  (its receivers of the domain's saves)
 
         extensions.register("learner_panel_foot", panels.learner_panel)
         extensions.register("learner_list_actions", panels.learner_list_actions)

@@ -14,11 +14,11 @@ from picsweb.errors import ApplicationError
 from picsweb.http import HtmxHttpRequest
 
 from . import panels
-from .models import Enrolment
+from .models import Enrolment, Push
 from .permissions import require_permission
 from .selectors import enrolments as selectors
 from .selectors.enrolment_preview import enrolment_preview, enrolment_previews
-from .services import enrolment_requests, learner_sa_id
+from .services import enrolment_requests, learner_sa_id, pushes
 
 enrol_required = require_permission(roles.ENROL)
 set_id_required = require_permission(roles.SET_LEARNER_SA_ID)
@@ -79,6 +79,21 @@ def retry(request: HtmxHttpRequest, ident: str) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, "The enrolment is queued again with the learner's current data.")
+    return _block_or_plan(request, learner)
+
+
+@require_POST
+@enrol_required
+def push_retry(request: HtmxHttpRequest, ident: str, pk: int) -> HttpResponse:
+    """Send a refused change again (F28), rebuilt from the learner's current data."""
+    learner = _learner(ident)
+    push = get_object_or_404(Push.objects.select_related("course"), pk=pk, learner=learner)
+    try:
+        pushes.push_retry(push=push, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The change is queued again with the learner's current data.")
     return _block_or_plan(request, learner)
 
 

@@ -50,6 +50,13 @@ COURSE_STATUS_FROM_SA = {
     "Completed": QualificationStatus.COMPLETED,
     "Withdrawn": QualificationStatus.WITHDRAWN,
 }
+# The statuses a change in the MIS sends (contract 1.1): no enrolment goes back to Not started.
+COURSE_STATUS_TO_SA = {
+    QualificationStatus.IN_PROGRESS: "InTraining",
+    QualificationStatus.BREAK_IN_LEARNING: "BreakInLearning",
+    QualificationStatus.COMPLETED: "Completed",
+    QualificationStatus.WITHDRAWN: "Withdrawn",
+}
 ATTENDANCE_FROM_SA = {
     None: Attendance.UNKNOWN,
     "Attended": Attendance.ATTENDED,
@@ -102,6 +109,14 @@ class CourseSource:
     course_id: int
     primary_assessor_id: int | None
     secondary_assessor_id: int | None
+
+
+def hours_to_sa(hours: Decimal | None) -> float | None:
+    return None if hours is None else float(hours)
+
+
+def hours_from_sa(hours: float | None) -> Decimal | None:
+    return None if hours is None else Decimal(str(round(hours, 1)))
 
 
 def _learner(attr: str) -> Callable[[LearnerSource], Any]:
@@ -221,6 +236,45 @@ COURSE_AT_ENROLMENT = Exchange(
             TO_SA,
             value=lambda s: s.learner_qualification.planned_end_date,
         ),
+        FieldMap(
+            "off_the_job_hours_planned",
+            "Planned off-the-job hours (left out when not recorded)",
+            TO_SA,
+            value=lambda s: (
+                sa.UNSET
+                if s.learner_qualification.off_the_job_hours_planned is None
+                else hours_to_sa(s.learner_qualification.off_the_job_hours_planned)
+            ),
+        ),
+    ),
+)
+
+COURSE_CHANGES = Exchange(
+    "Changes to a qualification, pushed within a minute of being saved (contract 1.1)",
+    "PATCH /learners/{id}/courses/{id}",
+    (
+        FieldMap(
+            "status",
+            "Status: In progress → InTraining, Break in learning → BreakInLearning, "
+            "Completed, Withdrawn (never back to Not started)",
+            TO_SA,
+        ),
+        FieldMap(
+            "status_date",
+            "When it took effect: the break's start date, the return date, or the actual end date",
+            TO_SA,
+        ),
+        FieldMap("planned_end_date", "Qualification planned end date", TO_SA),
+        FieldMap("off_the_job_hours_planned", "Planned off-the-job hours", TO_SA),
+        FieldMap(
+            "primary_assessor_smart_assessor_id", "Main officer (their SA assessor id)", TO_SA
+        ),
+        FieldMap(
+            "secondary_assessor_smart_assessor_id",
+            "The learner's officer in the second assessor role",
+            TO_SA,
+            SECOND_ASSESSOR_SETTING,
+        ),
     ),
 )
 
@@ -277,7 +331,17 @@ PROGRESS_FIELDS = (
     SyncField("timeline_percent", "timeline_percent", "Timeline %", FROM_SA, from_sa=_percent),
     SyncField("status", "status", "Status", FROM_SA, from_sa=COURSE_STATUS_FROM_SA.__getitem__),
     SyncField("actual_end_date", "actual_end_date", "Actual end date", FROM_SA),
+    SyncField(
+        "off_the_job_hours_actual",
+        "off_the_job_hours_actual",
+        "Off-the-job hours logged",
+        FROM_SA,
+        from_sa=hours_from_sa,
+    ),
 )
+# What the MIS decides (F30): while a change of it waits to be sent, or was refused, the
+# synchronisation keeps the MIS's values of these.
+LIFECYCLE_ATTRS = ("status", "actual_end_date")
 
 REVIEW_FIELDS = (
     SyncField("event_type", "review_type", "Review type", FROM_SA, REVIEW_MAPPING_SETTING),
@@ -364,6 +428,7 @@ DATA_EXCHANGE = (
     EMPLOYER_AT_ENROLMENT,
     ASSESSOR_AT_ENROLMENT,
     COURSE_AT_ENROLMENT,
+    COURSE_CHANGES,
     SyncExchange(
         "Qualification progress, read by every synchronisation",
         "GET /learner-courses (feed)",
@@ -371,7 +436,8 @@ DATA_EXCHANGE = (
     ),
     SyncExchange("Reviews, read by every synchronisation", "GET /sessions (feed)", REVIEW_FIELDS),
     SyncExchange(
-        "Learner details, compared by every synchronisation",
+        "Learner details, compared by every synchronisation; in Push mode also pushed within a "
+        "minute of being saved",
         "GET /learners (feed), PATCH /learners/{id}",
         LEARNER_DETAIL_FIELDS,
     ),

@@ -414,6 +414,65 @@ class CourseEnrolment(models.Model):
         return f"{self.learner_qualification}: {self.get_state_display()}"
 
 
+class Push(Operation):
+    """A change saved in the MIS, to be sent to Smart Assessor within a minute (F17, F28, F29).
+
+    ``values`` holds the change in the MIS's terms when it was saved (a status with the date it
+    took effect, a planned end date, planned off-the-job hours, an officer, or the names of
+    learner details); the body is built from them when it is sent, and a person's Retry
+    rebuilds them from the current data. Pushes of one lane (one course enrolment, or one
+    learner's details) are sent one at a time, in the order they were saved.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Retrying"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    # Not sent yet: the synchronisation keeps the MIS's lifecycle values while one waits (F30).
+    UNSENT_STATES = (State.QUEUED, State.SENDING, State.RETRYING, State.FAILED)
+    # The last attempt failed: its error is shown.
+    ATTEMPT_FAILED_STATES = (State.FAILED, State.RETRYING)
+
+    learner = models.ForeignKey(
+        Learner, on_delete=models.CASCADE, related_name="smartassessor_pushes"
+    )
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="pushes")
+    course = models.ForeignKey(
+        CourseEnrolment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="pushes",
+        help_text="The course enrolment changed; empty for the learner's details.",
+    )
+    lane = models.CharField(max_length=20, help_text="Pushes of one lane are sent in order.")
+    state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
+    values = models.JSONField(help_text="The change, in the MIS's terms, as last built.")
+    body = models.JSONField(default=dict, blank=True, help_text="What was last sent.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["lane", "id"]),
+            models.Index(fields=["state", "next_attempt_at"], name="push_state_next_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner.ident}: {self.get_state_display()} push {self.pk}"
+
+    @property
+    def last_attempt_failed(self) -> bool:
+        return self.state in self.ATTEMPT_FAILED_STATES
+
+
 class ReviewLink(models.Model):
     """The SA session a review came from, so the next sync updates it (F16)."""
 
@@ -477,6 +536,11 @@ class SyncRun(models.Model):
         default=0, help_text="Sessions skipped because their event type has no mapping."
     )
     unmapped_codes = models.JSONField(default=list, blank=True)
+    lifecycle_kept = models.PositiveIntegerField(
+        default=0,
+        help_text="Qualifications whose status in Smart Assessor differs from the MIS's while a "
+        "change of the MIS waits to be sent or was refused: the MIS's is kept (F30).",
+    )
     qualifications_backwards = models.PositiveIntegerField(
         default=0,
         help_text="Enrolled qualifications the plan moves backwards (progress down 10 points or "
@@ -529,6 +593,7 @@ class SyncRun(models.Model):
         "officers_updated",
         "risk_updated",
         "unmapped_event_types",
+        "lifecycle_kept",
         "error_count",
     )
 

@@ -13,13 +13,16 @@ from learners.models import Learner, Officer, Organisation
 from picsweb import roles
 
 from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind, Owner
-from .models import Enrolment
+from .models import Enrolment, Push
 from .permissions import integration_enabled
 from .selectors.enrolments import learner_enrolment_current_with_courses
 from .selectors.links import sa_link_get
+from .selectors.pushes import learner_push_lines
 from .selectors.sync_runs import learner_refresh_latest_with_changes
 
 SYNCED_STATES = Enrolment.SYNCED_STATES
+# A push in one of these will change by itself: the block watches it.
+PUSHING_STATES = (Push.State.QUEUED, Push.State.SENDING, Push.State.RETRYING)
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.
 REFRESH_CHANGES_SHOWN = 20
 
@@ -57,10 +60,13 @@ def _learner_block_context(request: HttpRequest, learner: Learner) -> dict[str, 
     refresh = learner_refresh_latest_with_changes(learner=learner) if synced else None
     refresh_changes = list(refresh.changes.all()) if refresh else []
     in_progress = enrolment is not None and enrolment.state in Enrolment.ACTIVE_STATES
+    push_lines = learner_push_lines(learner=learner) if enrolment is not None else []
+    pushing = any(line.push.state in PUSHING_STATES for line in push_lines)
     return {
         "learner": learner,
         "enrolment": enrolment,
-        "in_progress": in_progress or (refresh is not None and refresh.is_active),
+        "push_lines": push_lines,
+        "in_progress": in_progress or pushing or (refresh is not None and refresh.is_active),
         "synced": synced,
         "refresh": refresh,
         "refresh_changes": refresh_changes[:REFRESH_CHANGES_SHOWN],

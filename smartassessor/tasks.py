@@ -5,7 +5,7 @@ import logging
 from celery import Task, shared_task
 
 from .models import LinkRefresh, SyncRun
-from .services import enrolment_requests, links, sync
+from .services import enrolment_requests, links, pushes, sync
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,17 @@ def enrol_learner(enrolment_id: int) -> None:
 def sweep_enrolments() -> int:
     """Re-queue enrolments whose task was lost (a restart, a killed worker)."""
     return enrolment_requests.enrolments_sweep()
+
+
+@shared_task(acks_late=True)
+def send_push(push_id: int) -> None:
+    pushes.push_run(push_id=push_id)
+
+
+@shared_task(acks_late=True)
+def sweep_pushes() -> int:
+    """Re-queue pushes whose task was lost (a restart, a killed worker)."""
+    return pushes.pushes_sweep()
 
 
 # A daily run may read every feed from the start after a long outage: give it time, well

@@ -24,6 +24,11 @@ urlpatterns += [
     path("learners/<ident:ident>/enrol/", enrolment_views.confirm, name="enrol_confirm"),
     path("learners/<ident:ident>/status/", enrolment_views.status, name="enrol_status"),
     path("learners/<ident:ident>/retry/", enrolment_views.retry, name="enrol_retry"),
+    path(
+        "learners/<ident:ident>/pushes/<int:pk>/retry/",
+        enrolment_views.push_retry,
+        name="push_retry",
+    ),
     path("learners/<ident:ident>/smart-assessor-id/", enrolment_views.set_sa_id, name="set_sa_id"),
     path("bulk/preview/", enrolment_views.bulk_preview, name="bulk_preview"),
     path("bulk/enrol/", enrolment_views.bulk_confirm, name="bulk_confirm"),

@@ -40,15 +40,22 @@ def enrolment_steps_run(*, client: SmartAssessorClient, enrolment: Enrolment) ->
     settings = IntegrationSettings.load()
     learner = enrolment.learner
     placement = learner_placement_current(learner=learner)
+    prefix = enrolment_key_prefix(enrolment)
     employer_id = (
-        _ensure(client, enrolment, EMPLOYER, placement.organisation) if placement else None
+        sa_record_ensure(client, key_prefix=prefix, kind=EMPLOYER, owner=placement.organisation)
+        if placement
+        else None
     )
     main_officer = learner_main_officer(learner=learner)
-    assessor_id = _ensure(client, enrolment, ASSESSOR, main_officer) if main_officer else None
+    assessor_id = (
+        sa_record_ensure(client, key_prefix=prefix, kind=ASSESSOR, owner=main_officer)
+        if main_officer
+        else None
+    )
     second = learner_second_assessor(learner=learner, settings=settings)
     second_id = None
     if second is not None and (main_officer is None or second.pk != main_officer.pk):
-        second_id = _ensure(client, enrolment, ASSESSOR, second)
+        second_id = sa_record_ensure(client, key_prefix=prefix, kind=ASSESSOR, owner=second)
 
     sa_learner_id = enrolment.sa_learner_id or _ensure_learner(
         client, enrolment, settings, employer_id=employer_id, assessor_id=assessor_id
@@ -79,9 +86,14 @@ def enrolment_courses_add(*, client: SmartAssessorClient, enrolment: Enrolment) 
     )
 
 
-def _key(enrolment: Enrolment, step: str, body: dict[str, Any]) -> str:
+def enrolment_key_prefix(enrolment: Enrolment) -> str:
+    return f"enr{enrolment.pk}"
+
+
+def _key(prefix: str, step: str, body: dict[str, Any]) -> str:
+    """An Idempotency-Key of the operation (``prefix``), the step and the payload."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-    return f"enr{enrolment.pk}-{step}-{digest[:20]}"
+    return f"{prefix}-{step}-{digest[:20]}"
 
 
 def _refused(exc: ValidationFailed, what: str) -> Refused:
@@ -131,10 +143,11 @@ def _adopt_link(kind: LinkedRecordKind, owner: Owner, sa_id: int) -> int:
     return getattr(kind.link_model.objects.get(**of_owner), kind.sa_id_field)
 
 
-def _ensure(
-    client: SmartAssessorClient, enrolment: Enrolment, kind: LinkedRecordKind, owner: Owner
+def sa_record_ensure(
+    client: SmartAssessorClient, *, key_prefix: str, kind: LinkedRecordKind, owner: Owner
 ) -> int:
-    """The owner's SA id: its link; else the SA record with its MIS id; else a new record."""
+    """The owner's SA id: its link; else the SA record with its MIS id; else a new record,
+    created with an Idempotency-Key of the operation (``key_prefix``) that needs it."""
     link = sa_link_get(kind=kind, owner=owner)
     if link is not None:
         return getattr(link, kind.sa_id_field)
@@ -143,7 +156,7 @@ def _ensure(
         sa_id = found[0].smart_assessor_id
     else:
         payload = kind.payload(owner)
-        key = _key(enrolment, f"{kind.sa_name[:3]}{owner.pk}", to_wire(payload))
+        key = _key(key_prefix, f"{kind.sa_name[:3]}{owner.pk}", to_wire(payload))
         try:
             sa_id = kind.create(client, payload, key).smart_assessor_id
         except (Conflict, ProtocolError) as exc:
@@ -220,7 +233,7 @@ def _ensure_learner(
     try:
         created = client.learner_create(
             learner=payload,
-            idempotency_key=_key(enrolment, "learner", body),
+            idempotency_key=_key(enrolment_key_prefix(enrolment), "learner", body),
             send_welcome_email=settings.send_welcome_email,
         )
     except (Conflict, ProtocolError) as exc:
@@ -275,7 +288,9 @@ def _enrol_courses(
             sa_course_id = client.learner_course_create(
                 learner_id=sa_learner_id,
                 enrolment=payload,
-                idempotency_key=_key(enrolment, f"lq{lq.pk}", to_wire(payload)),
+                idempotency_key=_key(
+                    enrolment_key_prefix(enrolment), f"lq{lq.pk}", to_wire(payload)
+                ),
             ).smart_assessor_id
         except (Conflict, ProtocolError) as exc:
             sa_course_id = _existing_id(

@@ -78,6 +78,7 @@ class Kind(Generic[Row]):
     wanted: Callable[[], Q] = Q
     ready: Callable[[], Q] = Q
     related: tuple[str, ...] = ()  # read with a claimed row, for its work
+    then: Callable[[Row], None] = lambda row: None  # after a success is written
 
     def queue(self, pk: int, *, countdown: float = 0) -> None:
         transaction.on_commit(lambda: self.send(pk, countdown))
@@ -210,7 +211,7 @@ def run(kind: Kind[Row], pk: int, *, work: Callable[[Row], dict[str, Any]]) -> R
         _usable_connection()
         _schedule_retry(kind, row, "", unexpected=type(exc).__name__)
     else:
-        write_outcome(
+        if write_outcome(
             kind,
             row,
             lease_until=None,
@@ -219,7 +220,8 @@ def run(kind: Kind[Row], pk: int, *, work: Callable[[Row], dict[str, Any]]) -> R
             last_error="",
             field_errors={},
             **succeeded,
-        )
+        ):
+            kind.then(row)
     row.refresh_from_db()
     return row
 

@@ -27,6 +27,7 @@ from ...models import (
     DemographicsMode,
     Enrolment,
     OfficerLink,
+    Push,
     ReviewLink,
     SyncChange,
 )
@@ -41,8 +42,9 @@ from .values import (
     qualification_label,
 )
 
-# The daily creep of the timeline is written with the plan but is not history (F21).
-NOT_HISTORY = {"timeline_percent"}
+# The daily creep of the timeline, and of the off-the-job hours logged, is written with the
+# plan but is not history (F21): the Delivery Plan shows the current figures.
+NOT_HISTORY = {"timeline_percent", "off_the_job_hours_actual"}
 # A qualification moves backwards (F25) when its progress drops this far, or its status
 # becomes one of these.
 BACKWARDS_POINTS = Decimal(10)
@@ -86,6 +88,8 @@ class _Course:
     lq_id: int
     label: str
     figures: dict[str, Any]
+    # A change of the MIS waits to be sent or was refused: its lifecycle values stay (F30).
+    keeps_lifecycle: bool
 
 
 _FIGURES = tuple(f.mis_attr for f in mapping.PROGRESS_FIELDS)
@@ -111,6 +115,11 @@ def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
         .values_list(*_COURSE_COLUMNS)
     )
     covered = context.covered({enrolment_id for _, _, enrolment_id, *_ in rows})
+    unsent = set(
+        Push.objects.filter(
+            course__sa_learner_course_id__in=sa_ids, state__in=Push.UNSENT_STATES
+        ).values_list("course__sa_learner_course_id", flat=True)
+    )
     courses = {}
     for sa_id, state, enrolment_id, learner_id, sa_learner_id, lq_id, ref, title, *figures in rows:
         if enrolment_id not in covered:
@@ -123,6 +132,7 @@ def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
             lq_id,
             qualification_label(ref, title),
             dict(zip(_FIGURES, figures, strict=True)),
+            sa_id in unsent,
         )
     return courses
 
@@ -160,6 +170,7 @@ def _adoptions(
             lq.pk,
             _label(lq),
             {attr: getattr(lq, attr) for attr in _FIGURES},
+            False,
         )
         rows.append(
             _course_row(
@@ -214,6 +225,9 @@ def plan_progress(context: RunContext, items: list[sa.LearnerCourse]) -> None:
             )
             continue
         changed = {attr: value for attr, value in changed.items() if old[attr] != value}
+        if course.keeps_lifecycle and changed.keys() & set(mapping.LIFECYCLE_ATTRS):
+            context.counts["lifecycle_kept"] += 1
+            changed = {a: v for a, v in changed.items() if a not in mapping.LIFECYCLE_ATTRS}
         if not changed:
             continue
         for attr, value in changed.items():
