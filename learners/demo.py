@@ -32,6 +32,7 @@ from picsweb.errors import ApplicationError
 
 from .models import (
     Attendance,
+    BreakInLearning,
     EmployerSize,
     Learner,
     LearnerOfficerRole,
@@ -662,17 +663,18 @@ def _learner_create(
                     **_all_percent(100),
                 )
             )
-        _saved(
+        _current_plan_entry_saved(
             LearnerQualification(
                 learner=learner,
                 qualification=qualifications[spec.standard],
                 start_date=standard_start,
                 planned_end_date=planned_end,
+                off_the_job_hours_planned=_off_the_job_hours(standard_start, planned_end),
                 **_progress(spec, standard_start, planned_end),
             )
         )
         if spec.programme_aim:
-            _saved(
+            _current_plan_entry_saved(
                 LearnerQualification(
                     learner=learner,
                     qualification=qualifications[PROGRAMME_AIM],
@@ -692,6 +694,28 @@ def _learner_create(
 
     for index, (day, type_name) in enumerate(_review_schedule(spec, planned_end)):
         _saved(_review(spec, learner, index, day, review_types[type_name], reviewer=main_officer))
+
+
+# Apprentices spend a fifth of a 30-hour week off the job: 6 hours a week, planned.
+OFF_THE_JOB_HOURS_A_WEEK = 6
+# A learner on a break began it this long before the demo's day.
+BREAK_BEGAN_BEFORE_AS_AT = datetime.timedelta(weeks=5)
+
+
+def _off_the_job_hours(start: datetime.date, planned_end: datetime.date) -> Decimal:
+    return Decimal(OFF_THE_JOB_HOURS_A_WEEK * (planned_end - start).days // 7)
+
+
+def _current_plan_entry_saved(entry: LearnerQualification) -> None:
+    """The learner's current qualification; one on a break has its break recorded."""
+    _saved(entry)
+    if entry.status == QualificationStatus.BREAK_IN_LEARNING:
+        _saved(
+            BreakInLearning(
+                learner_qualification=entry,
+                start_date=max(entry.start_date, AS_AT - BREAK_BEGAN_BEFORE_AS_AT),
+            )
+        )
 
 
 def _all_percent(value: float) -> dict[str, Decimal]:
