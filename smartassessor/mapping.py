@@ -35,6 +35,7 @@ OFFICER_MODE_SETTING = "Officer Demographics Mode"
 RISK_SETTING = "Update Risk from Smart Coach Score"
 SECOND_ASSESSOR_SETTING = "Qualification Second Assessor Role"
 REVIEW_MAPPING_SETTING = "review type mapping (Summary page)"
+LIFECYCLE_SETTING = "Always, except while a change of it made in the MIS waits to be sent"
 
 SEX_TO_SA = {
     Sex.MALE: "Male",
@@ -329,8 +330,15 @@ PROGRESS_FIELDS = (
     SyncField("assessed_percent", "assessed_percent", "Assessed %", FROM_SA, from_sa=_percent),
     SyncField("mapped_percent", "mapped_percent", "Mapped %", FROM_SA, from_sa=_percent),
     SyncField("timeline_percent", "timeline_percent", "Timeline %", FROM_SA, from_sa=_percent),
-    SyncField("status", "status", "Status", FROM_SA, from_sa=COURSE_STATUS_FROM_SA.__getitem__),
-    SyncField("actual_end_date", "actual_end_date", "Actual end date", FROM_SA),
+    SyncField(
+        "status",
+        "status",
+        "Status",
+        FROM_SA,
+        LIFECYCLE_SETTING,
+        from_sa=COURSE_STATUS_FROM_SA.__getitem__,
+    ),
+    SyncField("actual_end_date", "actual_end_date", "Actual end date", FROM_SA, LIFECYCLE_SETTING),
     SyncField(
         "off_the_job_hours_actual",
         "off_the_job_hours_actual",

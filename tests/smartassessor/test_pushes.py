@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from learners import services as domain
@@ -325,3 +326,54 @@ def test_planned_hours_are_sent_at_enrolment():
         )
     )
     assert payload.off_the_job_hours_planned == 312.5
+
+
+def test_an_enrolment_smart_assessor_no_longer_has_waits_for_support(lq, sa_http):
+    domain.learner_qualification_update(
+        learner_qualification=lq, data={"planned_end_date": START + dt.timedelta(days=600)}
+    )
+    sa_http.patch(COURSE_URL, status=404, json=wire.errors("not_found", "No such enrolment"))
+    failed = pushes.push_run(push_id=Push.objects.get().pk)
+    assert failed.state == Push.State.FAILED
+    assert "Ask support to check the learner's link" in failed.last_error
+
+
+def _failed_push(lq, sa_http):
+    domain.learner_qualification_update(
+        learner_qualification=lq,
+        data={"status": QualificationStatus.COMPLETED, "actual_end_date": TODAY},
+    )
+    sa_http.patch(
+        COURSE_URL,
+        status=409,
+        json=wire.errors("invalid_transition", "BreakInLearning cannot move to Completed"),
+    )
+    return pushes.push_run(push_id=Push.objects.get().pk)
+
+
+def test_the_block_shows_a_refused_change_with_retry_and_retry_queues_it(
+    lq, learner, sa_http, staff_client
+):
+    failed = _failed_push(lq, sa_http)
+    page = staff_client.get(learner.get_absolute_url()).content.decode()
+    assert "Changes sent to Smart Assessor" in page
+    assert "BreakInLearning cannot move to Completed" in page
+    retry_url = reverse("smartassessor:push_retry", args=[learner.ident, failed.pk])
+    assert retry_url in page
+
+    response = staff_client.post(retry_url)
+    assert response.status_code == 302
+    assert Push.objects.get(pk=failed.pk).state == Push.State.QUEUED
+
+
+def test_the_api_lists_the_pushes_and_retries_a_failed_one(lq, learner, sa_http, staff_client):
+    failed = _failed_push(lq, sa_http)
+    listed = staff_client.get(f"/api/learners/{learner.ident}/pushes/").json()
+    assert [(row["id"], row["state"], row["reference"]) for row in listed["results"]] == [
+        (failed.pk, "failed", lq.qualification.reference)
+    ]
+    retried = staff_client.post(f"/api/learners/{learner.ident}/pushes/{failed.pk}/retry/")
+    assert retried.status_code == 200 and retried.json()["state"] == "queued"
+    again = staff_client.post(f"/api/learners/{learner.ident}/pushes/{failed.pk}/retry/")
+    assert again.status_code == 400
+    assert "Only a change that failed" in again.json()["detail"]
