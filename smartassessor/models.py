@@ -536,6 +536,9 @@ class SyncRun(models.Model):
         default=0, help_text="Sessions skipped because their event type has no mapping."
     )
     unmapped_codes = models.JSONField(default=list, blank=True)
+    unmapped_sessions = models.JSONField(
+        default=dict, blank=True, help_text="Of those, how many each event type's code hid."
+    )
     lifecycle_kept = models.PositiveIntegerField(
         default=0,
         help_text="Qualifications whose status in Smart Assessor differs from the MIS's while a "

@@ -15,6 +15,11 @@ urlpatterns = [
     ),
     path("review-type-mapping/", views.review_mapping, name="review_mapping"),
     path("data-exchange/", views.data_exchange, name="data_exchange"),
+    path(
+        "readiness/<slug:group>/<slug:problem>/",
+        views.readiness_learners,
+        name="readiness_learners",
+    ),
     path("officers/<int:pk>/look-up/", views.officer_lookup, name="officer_lookup"),
     path("organisations/<int:pk>/look-up/", views.organisation_lookup, name="organisation_lookup"),
 ]

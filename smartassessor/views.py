@@ -1,5 +1,6 @@
 from django.contrib import messages
-from django.http import HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,6 +18,7 @@ from .models import IntegrationSettings
 from .permissions import manage_integration_required, require_permission
 from .selectors import enrolments as enrolment_selectors
 from .selectors import links as link_selectors
+from .selectors import readiness
 from .selectors import sync_runs as sync_run_selectors
 from .services import links, sync
 
@@ -39,13 +41,24 @@ def _event_types() -> tuple[tuple[EventType, ...], str]:
 def summary(request: HtmxHttpRequest) -> HttpResponse:
     settings = IntegrationSettings.load()
     event_types, event_types_error = _event_types() if settings.enabled else ((), "")
-    form = ReviewTypeMappingForm(
-        event_types=event_types, current=link_selectors.review_type_mappings()
-    )
+    current = link_selectors.review_type_mappings()
+    form = ReviewTypeMappingForm(event_types=event_types, current=current)
+    last_daily = sync_run_selectors.sync_run_last_daily()
+    hidden = last_daily.unmapped_sessions if last_daily else {}
+    unmapped = [
+        (event_type, hidden.get(event_type.code, 0))
+        for event_type in event_types
+        if event_type.code not in current
+    ]
     return render(
         request,
         "smartassessor/summary.html",
         {
+            "readiness": readiness.readiness_counts(),
+            "readiness_groups": readiness.GROUPS,
+            "unmapped": unmapped,
+            "unmapped_hidden": sum(hidden for _, hidden in unmapped),
+            "last_daily": last_daily,
             "section": "smartassessor",
             "settings": settings,
             "counts": enrolment_selectors.enrolment_counts(),
@@ -112,10 +125,13 @@ def review_mapping(request: HtmxHttpRequest) -> HttpResponse:
             mapping=form.mapping(),
             names={t.code: t.name for t in event_types},
             actor=request.user,
+            not_mapped=form.not_mapped(),
         )
         messages.success(request, "The review type mapping is saved.")
     else:
-        messages.error(request, "Choose a review type or Ignore for each event type.")
+        messages.error(
+            request, "Choose a review type, Ignore or Not mapped yet for each event type."
+        )
     return redirect("smartassessor:summary")
 
 
@@ -186,3 +202,28 @@ def officer_lookup(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @manage_while_enabled
 def organisation_lookup(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _lookup(request, kind=EMPLOYER, owner=get_object_or_404(Organisation, pk=pk))
+
+
+READINESS_PAGE_SIZE = 50
+
+
+@require_GET
+@manage_integration_required
+def readiness_learners(request: HtmxHttpRequest, group: str, problem: str) -> HttpResponse:
+    """The learners a readiness count on the Summary page counts (F34)."""
+    if group not in readiness.GROUPS:
+        raise Http404("No such group of learners.")
+    try:
+        label, learners = readiness.readiness_learners(group=group, problem=problem)
+    except KeyError:
+        raise Http404("No such problem.") from None
+    return render(
+        request,
+        "smartassessor/readiness.html",
+        {
+            "section": "smartassessor",
+            "group": readiness.GROUPS[group],
+            "label": label,
+            "page": Paginator(learners, READINESS_PAGE_SIZE).get_page(request.GET.get("page")),
+        },
+    )

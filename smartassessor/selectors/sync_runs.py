@@ -61,6 +61,19 @@ def sync_run_last_finished() -> SyncRun | None:
     )
 
 
+def sync_run_last_daily() -> SyncRun | None:
+    """The latest daily run that read what it set out to (held ones included): what it skipped
+    for want of a review type mapping covers every session in scope."""
+    return (
+        SyncRun.objects.filter(
+            trigger=SyncRun.Trigger.DAILY,
+            state__in=[*FINISHED_WELL, SyncRun.State.HELD, SyncRun.State.DISCARDED],
+        )
+        .order_by(F("finished_at").desc(nulls_last=True), "-id")
+        .first()
+    )
+
+
 def sync_run_last_fresh() -> SyncRun | None:
     """The latest daily or delta run that finished well: the MIS holds what Smart Assessor
     held when it started."""

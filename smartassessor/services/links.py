@@ -3,6 +3,7 @@
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -313,11 +314,26 @@ def sa_records_search(
 
 
 def review_type_mapping_save(
-    *, mapping: dict[str, ReviewType | None], names: dict[str, str], actor: Actor
+    *,
+    mapping: dict[str, ReviewType | None],
+    names: dict[str, str],
+    actor: Actor,
+    not_mapped: Iterable[str] = (),
 ) -> None:
-    """Store each SA event type's review type (None: ignore), auditing what changed."""
+    """Store each SA event type's review type (None: ignore), and forget those ``not_mapped``
+    again, auditing what changed."""
     with transaction.atomic():
         existing = {row.event_type_code: row for row in ReviewTypeMapping.objects.all()}
+        for code in not_mapped:
+            if code in existing:
+                row = existing[code]
+                audit_record(
+                    actor=actor,
+                    action="review type mapping changed",
+                    instance=row,
+                    changes={"review_type": (row.review_type, "not mapped")},
+                )
+                row.delete()
         for code, review_type in mapping.items():
             row = existing.get(code) or ReviewTypeMapping(event_type_code=code)
             old = row.review_type if row.pk else None

@@ -75,6 +75,8 @@ def test_unmapped_event_types_are_skipped_and_counted(sa_sandbox):
     assert run.state == SyncRun.State.SUCCEEDED
     assert run.unmapped_event_types > 0
     assert "PR" in run.unmapped_codes
+    assert run.unmapped_sessions["PR"] > 0
+    assert sum(run.unmapped_sessions.values()) == run.unmapped_event_types
     assert set(learner.reviews.values_list("review_type__name", flat=True)) == {"Induction"}
 
 

@@ -89,7 +89,10 @@ class RunContext:
         # of them (one enrolled meanwhile is added), so "seen" never exceeds "in scope".
         self.in_scope: set[int] | None = None
         self.failed: dict[int, str] = {}
-        self.unmapped: set[str] = set()
+        # Sessions skipped for want of a mapping, by event type: this context's, and the run's
+        # before it (a held run applied later is counted on from there).
+        self.unmapped: Counter[str] = Counter()
+        self.base_unmapped: Counter[str] = Counter(run.unmapped_sessions)
         self.notes: list[str] = []
         # Routine writes no person needs to see (the timeline's creep), compactly: attr →
         # qualification id → value (a value met many times is one object: values.checked).
@@ -242,7 +245,8 @@ class RunContext:
         if self.in_scope is not None:
             fields["learners_in_scope"] = len(self.in_scope)
         fields["qualifications_backwards"] = len(self.backwards)
-        fields["unmapped_codes"] = sorted(self.unmapped | set(run.unmapped_codes))
+        fields["unmapped_codes"] = sorted(set(self.unmapped) | set(run.unmapped_codes))
+        fields["unmapped_sessions"] = dict(self.base_unmapped + self.unmapped)
         fields["notes"] = list(dict.fromkeys([*run.notes, *self.notes]))
         SyncRun.objects.filter(pk=run.pk).update(**fields)
         for name, value in fields.items():

@@ -310,7 +310,7 @@ def plan_reviews(context: RunContext, items: list[sa.Session]) -> None:
         if not context.usable(enrolment):
             continue
         if item.event_type not in context.review_types:
-            context.unmapped.add(item.event_type)
+            context.unmapped[item.event_type] += 1
             context.counts["unmapped_event_types"] += 1
             continue
         if context.review_types[item.event_type] is None:
