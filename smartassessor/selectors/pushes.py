@@ -20,6 +20,7 @@ class PushLine:
     push: Push
     subject: str  # the qualification's reference, or "Learner details"
     summary: str
+    behind_a_refusal: bool  # an earlier change of its lane failed: it waits for that one
 
 
 def _day(value: str) -> str:
@@ -76,6 +77,10 @@ def learner_push_lines(*, learner: Learner) -> list[PushLine]:
         r.values.get(key) for r in rows for key in (p.PRIMARY, p.SECONDARY) if r.values.get(key)
     }
     officers = Officer.objects.in_bulk(officer_ids) if officer_ids else {}
+    first_failed: dict[str, int] = {}
+    for row in rows:  # newest first: the last seen is the lane's oldest failure
+        if row.state == Push.State.FAILED:
+            first_failed[row.lane] = row.pk
     return [
         PushLine(
             push=row,
@@ -85,6 +90,8 @@ def learner_push_lines(*, learner: Learner) -> list[PushLine]:
                 else "Learner details"
             ),
             summary=_summary(row.values, officers),
+            behind_a_refusal=row.state == Push.State.QUEUED
+            and first_failed.get(row.lane, row.pk) < row.pk,
         )
         for row in rows
     ]

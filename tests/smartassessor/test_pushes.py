@@ -377,3 +377,16 @@ def test_the_api_lists_the_pushes_and_retries_a_failed_one(lq, learner, sa_http,
     again = staff_client.post(f"/api/learners/{learner.ident}/pushes/{failed.pk}/retry/")
     assert again.status_code == 400
     assert "Only a change that failed" in again.json()["detail"]
+
+
+def test_a_change_saved_after_a_refused_one_says_it_waits_for_it(
+    lq, learner, sa_http, staff_client
+):
+    _failed_push(lq, sa_http)
+    domain.learner_qualification_update(
+        learner_qualification=lq, data={"planned_end_date": START + dt.timedelta(days=650)}
+    )
+    later = Push.objects.order_by("pk").last()
+    assert pushes.push_run(push_id=later.pk) is None  # not its turn
+    page = staff_client.get(learner.get_absolute_url()).content.decode()
+    assert "waits until the failed change below is sent" in page
