@@ -12,6 +12,7 @@ from smartassessor.client import (
     EmployerInput,
     FeedPosition,
     LearnerChanges,
+    LearnerCourseChanges,
     LearnerCourseInput,
     LearnerInput,
 )
@@ -434,3 +435,49 @@ def test_invalid_arguments_are_refused_before_sending(http, api):
 
 def test_secrets_stay_out_of_the_client_repr(api):
     assert PASSWORD not in repr(api) and CLIENT_KEY not in repr(api)
+
+
+def test_an_enrolment_is_changed_with_only_the_fields_given(http, api):
+    path = f"/learners/{wire.LEARNER_ID}/courses/{wire.LEARNER_COURSE_ID}"
+    http.patch(
+        wire.API + path,
+        json=wire.learner_course(
+            Status="BreakInLearning", BreakStartDate="2026-11-20", OffTheJobHoursActual=42.5
+        ),
+    )
+
+    changed = api.learner_course_update(
+        learner_id=wire.LEARNER_ID,
+        enrolment_id=wire.LEARNER_COURSE_ID,
+        changes=LearnerCourseChanges(status="BreakInLearning", status_date=dt.date(2026, 11, 20)),
+    )
+
+    assert sent_json(http.calls[-1]) == {"Status": "BreakInLearning", "StatusDate": "2026-11-20"}
+    assert changed.break_start_date == dt.date(2026, 11, 20)
+    assert changed.off_the_job_hours_actual == 42.5
+    assert changed.off_the_job_hours_planned is None  # a field a server may leave out
+
+
+def test_a_status_goes_with_the_date_it_took_effect():
+    with pytest.raises(ValueError):
+        LearnerCourseChanges(status="Withdrawn")
+    with pytest.raises(ValueError):
+        LearnerCourseChanges(status_date=dt.date(2026, 11, 20))
+    assert not LearnerCourseChanges()
+    assert LearnerCourseChanges(off_the_job_hours_planned=None)
+
+
+def test_planned_hours_are_left_out_of_a_new_enrolment_unless_given(http, api):
+    path = f"/learners/{wire.LEARNER_ID}/courses"
+    http.post(wire.API + path, status=201, json=wire.learner_course())
+    api.learner_course_create(
+        learner_id=wire.LEARNER_ID,
+        enrolment=LearnerCourseInput(
+            course_smart_assessor_id=7,
+            start_date=dt.date(2026, 9, 1),
+            planned_end_date=dt.date(2027, 12, 31),
+            off_the_job_hours_planned=280.5,
+        ),
+        idempotency_key="enrolment-6-course-7",
+    )
+    assert sent_json(http.calls[-1])["OffTheJobHoursPlanned"] == 280.5

@@ -13,7 +13,9 @@ from smartassessor.client import (
     EmployerInput,
     Forbidden,
     IdempotencyKeyReused,
+    InvalidTransition,
     LearnerChanges,
+    LearnerCourseChanges,
     LearnerCourseInput,
     LearnerInput,
     MemoryTokenStore,
@@ -601,3 +603,26 @@ def test_a_certificate_failure_is_reported_and_not_retried(http, make_client, sl
     assert "TLS handshake with https://sa.example.test failed" in str(caught.value)
     assert "certificate verify failed" in str(caught.value)
     assert sleeps == []
+
+
+def test_an_invalid_transition_is_its_own_refusal_and_never_retried(http, api):
+    path = f"/learners/{wire.LEARNER_ID}/courses/{wire.LEARNER_COURSE_ID}"
+    http.patch(
+        wire.API + path,
+        status=409,
+        json=wire.errors(
+            "invalid_transition", "Withdrawn cannot move to BreakInLearning", "Status"
+        ),
+    )
+
+    with pytest.raises(InvalidTransition) as caught:
+        api.learner_course_update(
+            learner_id=wire.LEARNER_ID,
+            enrolment_id=wire.LEARNER_COURSE_ID,
+            changes=LearnerCourseChanges(
+                status="BreakInLearning", status_date=dt.date(2026, 11, 20)
+            ),
+        )
+
+    assert caught.value.messages == ["Status: Withdrawn cannot move to BreakInLearning"]
+    assert len(http.calls) == 2  # the token, and the one PATCH
