@@ -35,6 +35,25 @@ def _compact(text: str | None) -> str:
     return "".join(_words(text))
 
 
+def _first_names_agree(ours: str, theirs: str) -> bool:
+    """The same first name, or one the short form of the other (Alex, Alexandra)."""
+    mine, other = _words(ours)[:1], _words(theirs)[:1]
+    if not mine or not other:
+        return not mine and not other
+    return mine[0].startswith(other[0]) or other[0].startswith(mine[0])
+
+
+def sa_names_differ(owner: Owner, sa_record: Employer | Assessor) -> bool:
+    """Whether the SA record's name is clearly not the local record's."""
+    if isinstance(owner, Organisation) and isinstance(sa_record, Employer):
+        return organisation_name_key(owner.name) != organisation_name_key(sa_record.name)
+    if isinstance(owner, Officer) and isinstance(sa_record, Assessor):
+        return _compact(owner.surname) != _compact(sa_record.last_name) or not (
+            _first_names_agree(owner.forenames, sa_record.first_name)
+        )
+    raise TypeError(f"{type(sa_record).__name__} is not the SA record of a {type(owner).__name__}")
+
+
 def duplicate_search_text(owner: Owner) -> str | None:
     """What to ``Search`` SA for to find the likely duplicates of the local record, or None when
     it has nothing to find them by.
