@@ -5,7 +5,7 @@
 the deployment shares one, and they share its rate limiter too: a token bucket in Redis when the
 cache is Redis, otherwise in a file under ``var/`` (the embedded set-up, one machine). One client
 is kept per process and reused while the settings stay the same, so its HTTP connections are
-reused too.
+reused too; a second one, a *glance*, makes the look-ups a person waits on while a page opens.
 """
 
 import dataclasses
@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from functools import cache
+from typing import Any
 
 import redis
 from django.conf import settings as django_settings
@@ -28,6 +29,7 @@ from .client import (
     RateLimited,
     RateLimiter,
     RedisRateLimiter,
+    RetryPolicy,
     SmartAssessorClient,
     SmartAssessorError,
     StoredToken,
@@ -127,13 +129,36 @@ def _configuration(record: IntegrationSettings) -> tuple:
     )
 
 
+# A glance is one try whose answer comes within a few seconds, however slow Smart Assessor is:
+# the page then says Smart Assessor could not be asked rather than keep the person waiting.
+GLANCE_CONNECT_TIMEOUT = 1.5
+GLANCE_DEADLINE = 3.0
+
+# Keyed by (configuration, glance).
 _clients: dict[tuple, SmartAssessorClient] = {}
 _clients_lock = threading.Lock()
 
 
+def _patient_options(record: IntegrationSettings) -> dict[str, Any]:
+    return {"connect_timeout": record.connect_timeout, "read_timeout": record.read_timeout}
+
+
+def _glance_options(record: IntegrationSettings) -> dict[str, Any]:
+    return {
+        "connect_timeout": min(record.connect_timeout, GLANCE_CONNECT_TIMEOUT),
+        "read_timeout": min(record.read_timeout, GLANCE_DEADLINE),
+        "deadline": GLANCE_DEADLINE,
+        "retry": RetryPolicy(max_attempts=1),
+    }
+
+
 @sensitive_variables()
-def client_from_settings(record: IntegrationSettings | None = None) -> SmartAssessorClient:
-    """A client for the configured Smart Assessor account (``record`` defaults to the stored one).
+def client_from_settings(
+    record: IntegrationSettings | None = None, *, glance: bool = False
+) -> SmartAssessorClient:
+    """A client for the configured Smart Assessor account (``record`` defaults to the stored one);
+    with ``glance``, one that tries once with short timeouts. Both share the access token and
+    the rate limiter.
 
     Raises ``CredentialsUnreadable`` or ``IntegrationNotConfigured`` with a message for people.
     """
@@ -154,24 +179,23 @@ def client_from_settings(record: IntegrationSettings | None = None) -> SmartAsse
         raise IntegrationNotConfigured(
             "Smart Assessor is not configured: set the " + ", ".join(missing) + "."
         )
-    configuration = _configuration(record)
+    key = (_configuration(record), glance)
     with _clients_lock:
-        client = _clients.get(configuration)
+        client = _clients.get(key)
         if client is None:
-            for stale in _clients.values():
-                stale.close()
-            _clients.clear()
+            for stale in [other for other in _clients if other[1] == glance]:
+                _clients.pop(stale).close()
+            options = _glance_options(record) if glance else _patient_options(record)
             client = SmartAssessorClient(
                 base_url=record.base_url,
                 username=record.username,
                 password=record.password,
                 client_key=record.client_key,
-                connect_timeout=record.connect_timeout,
-                read_timeout=record.read_timeout,
                 rate_limiter=_rate_limiter(record),
                 token_store=CacheTokenStore(caches["default"]),
+                **options,
             )
-            _clients[configuration] = client
+            _clients[key] = client
         return client
 
 

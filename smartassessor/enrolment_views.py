@@ -17,8 +17,8 @@ from . import panels
 from .models import Enrolment, Push
 from .permissions import require_permission
 from .selectors import enrolments as selectors
-from .selectors.enrolment_preview import enrolment_preview, enrolment_previews
-from .services import enrolment_requests, learner_sa_id, pushes
+from .selectors.enrolment_preview import enrolment_previews
+from .services import enrolment_requests, learner_sa_id, party_lookup, pushes
 
 enrol_required = require_permission(roles.ENROL)
 set_id_required = require_permission(roles.SET_LEARNER_SA_ID)
@@ -39,7 +39,9 @@ def _block_or_plan(request: HtmxHttpRequest, learner: Learner) -> HttpResponse:
 def preview(request: HtmxHttpRequest, ident: str) -> HttpResponse:
     learner = _learner(ident)
     template = "smartassessor/_preview.html" if request.htmx else "smartassessor/preview.html"
-    return render(request, template, {"preview": enrolment_preview(learner=learner)})
+    return render(
+        request, template, {"preview": party_lookup.enrolment_preview_looked_up(learner=learner)}
+    )
 
 
 @require_POST

@@ -9,7 +9,7 @@ from picsweb import roles
 from picsweb.errors import ApplicationError
 from picsweb.http import HtmxHttpRequest
 
-from . import mapping
+from . import mapping, record_match
 from .client import EventType
 from .connection import connection_check
 from .forms import LinkChoiceForm, ReviewTypeMappingForm
@@ -152,17 +152,24 @@ def _lookup(request: HtmxHttpRequest, *, kind: LinkedRecordKind, owner: Owner) -
         form = LinkChoiceForm(request.POST)
         if form.is_valid():
             try:
-                links.sa_link_set(
+                sa_record = links.sa_link_set(
                     kind=kind, owner=owner, sa_id=form.cleaned_data["sa_id"], actor=request.user
                 )
             except ApplicationError as exc:
                 error = exc.message
             else:
-                messages.success(
-                    request,
+                linked = (
                     f"{owner} is linked to Smart Assessor {kind.sa_name} "
-                    f"{form.cleaned_data['sa_id']}.",
+                    f"{form.cleaned_data['sa_id']}"
                 )
+                if record_match.sa_names_differ(owner, sa_record):
+                    messages.warning(
+                        request,
+                        f"{linked}, whose name is {record_match.sa_record_name(sa_record)}: "
+                        "check it is the same one.",
+                    )
+                else:
+                    messages.success(request, f"{linked}.")
                 return redirect(owner.get_absolute_url())
         else:
             error = "Choose a record from the list."
@@ -187,6 +194,12 @@ def _lookup(request: HtmxHttpRequest, *, kind: LinkedRecordKind, owner: Owner) -
             "link": link_selectors.sa_link_get(kind=kind, owner=owner),
             "query": query,
             "page": page,
+            # Beside each choice whose names clearly differ from the local record's.
+            "names_differ": {
+                record.smart_assessor_id
+                for record in (page.items if page else ())
+                if record_match.sa_names_differ(owner, record)
+            },
             "page_number": page_number,
             "has_next": bool(page and page_number * LOOKUP_PAGE_SIZE < page.total_count),
             "error": error,

@@ -1,7 +1,8 @@
 """Create in Smart Assessor's preview (F8): what will be sent, and everything that blocks it.
 
 A read: requesting an enrolment stores the same preview's payload, and refuses while it has
-problems.
+problems. What Smart Assessor holds of the employer and assessors is asked by
+``services.party_lookup`` when a person opens the preview, never when an enrolment is requested.
 """
 
 import dataclasses
@@ -23,7 +24,7 @@ from learners.models import (
 )
 from learners.validators import uln_is_valid
 
-from ..linked_records import ASSESSOR, EMPLOYER
+from ..linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind
 from ..models import Enrolment, IntegrationSettings
 
 
@@ -44,18 +45,84 @@ class PreviewQualification:
 
 
 @dataclasses.dataclass(frozen=True)
+class SARecordSeen:
+    """An SA employer or assessor as the preview names it."""
+
+    sa_id: int
+    name: str
+    # What a person tells it by beside its name: a postcode, an email.
+    identified_by: str
+    mis_id: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PartyLookup:
+    """What Smart Assessor said of an unlinked employer or assessor when the preview opened."""
+
+    found: SARecordSeen | None = None
+    duplicates: tuple[SARecordSeen, ...] = ()
+    # Why Smart Assessor could not be asked; empty when it answered.
+    failure: str = ""
+    # The local record that the SA record found is linked to already: adopting it would stop
+    # the enrolment (the rule of "Adopting what already exists").
+    found_linked_to: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class PreviewParty:
     """The employer or an assessor: linked already, or looked up and linked or created."""
 
     role: str
     record: Organisation | Officer
     sa_id: int | None
+    # None until Smart Assessor is asked (never for a linked record).
+    lookup: PartyLookup | None = None
+
+    @property
+    def kind(self) -> LinkedRecordKind:
+        return EMPLOYER if isinstance(self.record, Organisation) else ASSESSOR
 
     @property
     def outcome(self) -> str:
+        sa_name = self.kind.sa_name
         if self.sa_id:
-            return f"Linked to existing Smart Assessor record {self.sa_id}"
-        return "Linked to the Smart Assessor record with its MIS id if there is one, else created"
+            return f"Linked to Smart Assessor {sa_name} {self.sa_id}"
+        lookup = self.lookup
+        if lookup is None:
+            return (
+                f"Linked to the Smart Assessor {sa_name} with its MIS id if there is one, "
+                "else created"
+            )
+        if lookup.failure:
+            return (
+                f"Smart Assessor could not be asked ({lookup.failure.rstrip('.')}); the "
+                f"{sa_name} will be looked up again at enrolment"
+            )
+        found = lookup.found
+        if found is None:
+            return f"Will create a new Smart Assessor {sa_name}"
+        if lookup.found_linked_to:
+            return (
+                f"Smart Assessor {sa_name} {found.sa_id} {found.name} carries its MIS id but is "
+                f"linked to {lookup.found_linked_to}: the enrolment will stop until support "
+                "checks the links"
+            )
+        return (
+            f"Will link to Smart Assessor {sa_name} {found.sa_id} {found.name} "
+            "(found by its MIS id)"
+        )
+
+    @property
+    def duplicate_warnings(self) -> list[str]:
+        sa_name = self.kind.sa_name
+        return [
+            f"Smart Assessor already has {sa_name} {duplicate.sa_id} {duplicate.name}"
+            f"{', ' + duplicate.identified_by if duplicate.identified_by else ''}, with "
+            f"{'another' if duplicate.mis_id else 'no'} MIS id: link it by Look Up on the "
+            f"{self.record._meta.verbose_name}'s page before enrolling, or a second {sa_name} "
+            "will be created."
+            for duplicate in (self.lookup.duplicates if self.lookup else ())
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
