@@ -12,6 +12,7 @@ confirmed: the enrolment looks the records up again.
 
 import dataclasses
 import hashlib
+import time
 
 from django.core.cache import cache
 
@@ -33,6 +34,10 @@ from ..selectors.enrolment_preview import (
 from ..selectors.links import sa_link_taken
 
 LOOKUP_CACHE_SECONDS = 60
+# However slowly Smart Assessor answers, the preview asks no more once this much time is spent:
+# the records not asked yet are looked up at enrolment.
+LOOKUP_BUDGET_SECONDS = 4.0
+SLOW = "it answered too slowly for every record to be asked now"
 # A duplicate is searched by postcode or email: a page this size holds every plausible match.
 DUPLICATE_SEARCH_PAGE_SIZE = 50
 
@@ -59,13 +64,17 @@ def preview_parties_look_up(*, parties: tuple[PreviewParty, ...]) -> tuple[Previ
     account = _account()
     failure: PartyLookup | None = None
     looked_up = []
+    started, asked = time.monotonic(), False
     for party in parties:
         if party.sa_id:
             looked_up.append(party)
             continue
         key = _cache_key(party, account)
         lookup: PartyLookup | None = failure or cache.get(key)
+        if lookup is None and asked and time.monotonic() - started > LOOKUP_BUDGET_SECONDS:
+            lookup = failure = PartyLookup(failure=SLOW)
         if lookup is None:
+            asked = True
             try:
                 with smart_assessor_errors():
                     lookup = _ask(client, party)

@@ -405,3 +405,20 @@ def test_the_bulk_preview_asks_sa_nothing_and_says_so(staff_client, sa_http, lea
     text = html.unescape(page.content.decode())
     assert "Employers and assessors are not looked up in Smart Assessor for a list" in text
     assert _sa_calls(sa_http) == []
+
+
+def test_a_slow_smart_assessor_is_asked_no_more_once_the_time_is_spent(
+    staff_client, sa_http, learner, monkeypatch
+):
+    monkeypatch.setattr(party_lookup, "LOOKUP_BUDGET_SECONDS", 0.0)
+    _employer_unknown(sa_http, learner)
+    _assessor_unknown(sa_http, learner.main_officer)
+
+    page = _open(staff_client, learner)
+
+    assert "Will create a new Smart Assessor employer" in page
+    assert (
+        "Smart Assessor could not be asked (it answered too slowly for every record to be asked "
+        "now); the assessor will be looked up again at enrolment"
+    ) in page
+    assert all("/employers" in call.request.url for call in _sa_calls(sa_http))
