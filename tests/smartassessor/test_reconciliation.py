@@ -253,6 +253,7 @@ def test_the_page_shows_the_report_in_a_fixed_number_of_queries(
     assert page.count("<tr>") >= 40
     # Linking learners is Support's, employers and assessors the Integration admin's.
     assert ("Support links learners." in page) is (who == "admin_client_ia")
+    assert "Link</button>" in page
     assert ("An Integration admin links employers." in page) is (who == "support_client")
     filtered = browser.get(PAGE, {"category": Category.LEARNER_UNLINKED, "q": "zoë"})
     assert "brontë" in filtered.content.decode() and "Nobody" not in filtered.content.decode()
