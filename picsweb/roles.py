@@ -20,6 +20,9 @@ INTEGRATION_ADMIN = "Integration admin"
 ENROL = "smartassessor.enrol_learner"
 SET_LEARNER_SA_ID = "smartassessor.set_learner_smartassessor_id"
 MANAGE_INTEGRATION = "smartassessor.manage_integration"
+# The reconciliation report (F24): Support links learners from it, Integration admins the
+# employers and assessors, so both read and build it.
+RECONCILE = "smartassessor.reconcile"
 
 DOMAIN_MODELS = [
     "learner",
@@ -48,6 +51,8 @@ INTEGRATION_RECORDS = [
     "syncretry",
     "syncwatermark",
     "synclock",
+    "reconciliation",
+    "reconciliationfinding",
 ]
 
 _STAFF_RIGHTS = [
@@ -60,7 +65,7 @@ _STAFF_RIGHTS = [
 ]
 RIGHTS: dict[str, list[str]] = {
     STAFF: _STAFF_RIGHTS,
-    SUPPORT: [*_STAFF_RIGHTS, SET_LEARNER_SA_ID],
+    SUPPORT: [*_STAFF_RIGHTS, SET_LEARNER_SA_ID, RECONCILE],
     INTEGRATION_ADMIN: [
         *_STAFF_RIGHTS,
         *(
@@ -69,6 +74,7 @@ RIGHTS: dict[str, list[str]] = {
             for action in ("add", "change", "delete")
         ),
         MANAGE_INTEGRATION,
+        RECONCILE,
         "smartassessor.view_integrationsettings",
         "smartassessor.change_integrationsettings",
         *(f"smartassessor.view_{model}" for model in INTEGRATION_RECORDS),

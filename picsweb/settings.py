@@ -381,4 +381,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "smartassessor.tasks.sweep_link_refreshes",
         "schedule": 60.0,
     },
+    # With the build's lease of 3 minutes, a killed worker's report ends failed within 4.
+    "sweep-reconciliations": {
+        "task": "smartassessor.tasks.sweep_reconciliations",
+        "schedule": 60.0,
+    },
 }

@@ -365,6 +365,22 @@ class SyncLockAdmin(ReadOnlyAdmin):
     list_display = ["name", "run", "expires_at"]
 
 
+@admin.register(models.Reconciliation)
+class ReconciliationAdmin(ReadOnlyAdmin):
+    list_display = ["requested_at", "state", "requested_by", "finished_at", "sa_learners", "error"]
+    list_filter = ["state"]
+    search_fields = ["error", "requested_by__username"]
+    list_select_related = ["requested_by"]
+
+
+@admin.register(models.ReconciliationFinding)
+class ReconciliationFindingAdmin(ReadOnlyAdmin):
+    list_display = ["report", "category", "sa_id", "sa_name", "learner", "match", "linked_at"]
+    list_filter = ["category"]
+    search_fields = ["sa_id", "sa_name", "sa_mis_id", "learner__ident"]
+    list_select_related = ["report", "learner"]
+
+
 # --- Periodic tasks -------------------------------------------------------------------------
 # django-celery-beat's admin lets whoever edits periodic tasks pick any registered task (enrol
 # a learner, anything a library registers) with any arguments. Here a periodic task may only

@@ -1,10 +1,11 @@
 """The integration's API (F26): a learner's enrolment (start, read, retry), the changes pushed
 to Smart Assessor (read, retry), Refresh with Smart Assessor, the synchronisation runs with
-their changes, and Preview the next synchronisation."""
+their changes, Preview the next synchronisation, and the reconciliation report (F24)."""
 
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -17,11 +18,21 @@ from rest_framework.views import APIView
 from learners.models import Learner
 from picsweb import roles
 
-from .models import CourseEnrolment, Enrolment, Push, SyncChange, SyncError, SyncRun
+from .models import (
+    CourseEnrolment,
+    Enrolment,
+    Push,
+    Reconciliation,
+    ReconciliationFinding,
+    SyncChange,
+    SyncError,
+    SyncRun,
+)
 from .permissions import IntegrationPermission
 from .selectors import enrolments as enrolment_selectors
+from .selectors import reconciliation as reconciliation_selectors
 from .selectors import sync_runs as sync_run_selectors
-from .services import enrolment_requests, pushes, sync
+from .services import enrolment_requests, pushes, reconciliation, sync
 
 if TYPE_CHECKING:
     from rest_framework.views import AsView, GenericView
@@ -365,3 +376,170 @@ class SyncRunChangesAPI(IntegrationAPIView, generics.ListAPIView):
         return sync_run_selectors.sync_run_changes_listed(
             run=run, applied=filters.validated_data["applied"]
         )
+
+
+class ReconciliationSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", allow_null=True)
+
+    class Meta:
+        model = Reconciliation
+        fields = [
+            "id",
+            "state",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "stage",
+            "pages_read",
+            "pages_total",
+            "sa_learners",
+            "sa_employers",
+            "sa_assessors",
+            "sa_unreadable",
+            "error",
+        ]
+
+
+class ReconciliationStateSerializer(serializers.Serializer):
+    build = ReconciliationSerializer(
+        allow_null=True, help_text="The newest build: under way (with its progress) or ended."
+    )
+    report = ReconciliationSerializer(
+        allow_null=True, help_text="The report in use: the newest that was built."
+    )
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="The report's lines, by category."
+    )
+
+
+class ReconciliationAPI(IntegrationAPIView):
+    required_permission = roles.RECONCILE
+
+    def _state(self, code: int = status.HTTP_200_OK) -> Response:
+        report = reconciliation_selectors.reconciliation_report()
+        counts = reconciliation_selectors.reconciliation_counts(report=report)
+        build = reconciliation_selectors.reconciliation_latest()
+        return Response(
+            {
+                "build": ReconciliationSerializer(build).data if build else None,
+                "report": ReconciliationSerializer(report).data if report else None,
+                "counts": {count.category: count.count for count in counts},
+            },
+            status=code,
+        )
+
+    @extend_schema(
+        responses=ReconciliationStateSerializer,
+        summary="The reconciliation report in use, with its counts, and the newest build",
+    )
+    def get(self, request: Request) -> Response:
+        return self._state()
+
+    @extend_schema(
+        request=None,
+        responses={202: ReconciliationStateSerializer, 200: ReconciliationStateSerializer},
+        summary="Build the reconciliation report (queued; 200 if one is already being built)",
+    )
+    def post(self, request: Request) -> Response:
+        _, created = reconciliation.reconciliation_request(actor=request.user)
+        return self._state(status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class ReconciliationFindingSerializer(serializers.ModelSerializer):
+    learner = serializers.CharField(source="learner.ident", allow_null=True)
+    linked_learner = serializers.CharField(source="linked_learner.ident", allow_null=True)
+    organisation = serializers.IntegerField(source="organisation_id", allow_null=True)
+    officer = serializers.IntegerField(source="officer_id", allow_null=True)
+    linked_by = serializers.CharField(source="linked_by.username", allow_null=True)
+
+    class Meta:
+        model = ReconciliationFinding
+        fields = [
+            "id",
+            "category",
+            "sa_id",
+            "sa_name",
+            "sa_date_of_birth",
+            "sa_uln",
+            "sa_email",
+            "sa_mis_id",
+            "sa_eds_id",
+            "sa_postcode",
+            "learner",
+            "organisation",
+            "officer",
+            "linked_learner",
+            "linked_sa_id",
+            "match",
+            "note",
+            "linked_at",
+            "linked_by",
+        ]
+
+
+class ReconciliationFindingFilterSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(
+        choices=ReconciliationFinding.Category.choices, required=False
+    )
+    search = serializers.CharField(required=False, max_length=100)
+
+
+class ReconciliationFindingListAPI(IntegrationAPIView, generics.ListAPIView):
+    """The lines of the reconciliation report in use (none before one is built)."""
+
+    required_permission = roles.RECONCILE
+    serializer_class = ReconciliationFindingSerializer
+
+    @extend_schema(
+        summary="The reconciliation report's lines",
+        parameters=[
+            OpenApiParameter(
+                "category",
+                OpenApiTypes.STR,
+                enum=ReconciliationFinding.Category.values,
+                description="Only the lines of this category.",
+            ),
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                description="Only the lines whose names, ids, ULN, email, EDRS number or "
+                "postcode hold each of these words.",
+            ),
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[ReconciliationFinding]:
+        filters = ReconciliationFindingFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        report = reconciliation_selectors.reconciliation_report()
+        if report is None:
+            return ReconciliationFinding.objects.none()
+        return reconciliation_selectors.reconciliation_findings(
+            report=report, **filters.validated_data
+        )
+
+
+class ReconciliationLinkAPI(IntegrationAPIView):
+    required_permission = roles.RECONCILE
+
+    @extend_schema(
+        request=None,
+        responses=ReconciliationFindingSerializer,
+        summary="Link a line's likely match to its Smart Assessor record (Support for "
+        "learners, an Integration admin for employers and assessors)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        finding = get_object_or_404(
+            ReconciliationFinding.objects.select_related(
+                "report", "learner", "organisation", "officer"
+            ),
+            pk=pk,
+        )
+        if not request.user.has_perm(reconciliation.finding_link_permission(finding)):
+            raise PermissionDenied
+        reconciliation.reconciliation_link(finding=finding, actor=request.user)
+        linked = reconciliation_selectors.reconciliation_findings(report=finding.report)
+        return Response(ReconciliationFindingSerializer(linked.get(pk=pk)).data)

@@ -22,4 +22,15 @@ urlpatterns = [
     path(
         "sync-runs/<int:pk>/changes/", api.SyncRunChangesAPI.as_view(), name="api-sync-run-changes"
     ),
+    path("reconciliation/", api.ReconciliationAPI.as_view(), name="api-reconciliation"),
+    path(
+        "reconciliation/rows/",
+        api.ReconciliationFindingListAPI.as_view(),
+        name="api-reconciliation-rows",
+    ),
+    path(
+        "reconciliation/rows/<int:pk>/link/",
+        api.ReconciliationLinkAPI.as_view(),
+        name="api-reconciliation-link",
+    ),
 ]

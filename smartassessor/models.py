@@ -788,3 +788,143 @@ class SyncLock(models.Model):
 
     def __str__(self) -> str:
         return f"Lock {self.name}"
+
+
+class Reconciliation(models.Model):
+    """One build of the reconciliation report (F24): Smart Assessor's full lists of learners,
+    employers and assessors compared with the links the MIS holds. A row first, then the
+    background task; the report in use is the newest built one, and a build that finishes
+    replaces the reports before it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Building"
+        SUCCEEDED = "succeeded", "Built"
+        FAILED = "failed", "Failed"
+
+    # Not finished yet: its page polls until it is, and no second build starts meanwhile.
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    class Stage(models.TextChoices):
+        LEARNERS = "learners", "learners"
+        EMPLOYERS = "employers", "employers"
+        ASSESSORS = "assessors", "assessors"
+
+    state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Smart Assessor's lists began to be read."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stage = models.CharField(max_length=10, choices=Stage, blank=True, help_text="Being read.")
+    pages_read = models.PositiveIntegerField(default=0, help_text="Of the list being read.")
+    pages_total = models.PositiveIntegerField(default=0, help_text="Of the list being read.")
+    sa_learners = models.PositiveIntegerField("SA learners read", default=0)
+    sa_employers = models.PositiveIntegerField("SA employers read", default=0)
+    sa_assessors = models.PositiveIntegerField("SA assessors read", default=0)
+    sa_unreadable = models.PositiveIntegerField(
+        "SA records not readable", default=0, help_text="Read but not of the documented shape."
+    )
+    error = models.TextField(blank=True)
+    lease_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Building: its worker is presumed gone after this. Queued: it is sent again "
+        "after this if no worker has taken it.",
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        permissions = [("reconcile", "Can build and read the reconciliation report")]
+        constraints = [
+            models.UniqueConstraint(
+                models.Value(True),
+                condition=models.Q(state__in=["queued", "running"]),
+                name="one_reconciliation_building",
+                violation_error_message="A reconciliation report is already being built.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Reconciliation {self.requested_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+
+class ReconciliationFinding(models.Model):
+    """One line of a reconciliation report: what Smart Assessor holds, as read, the local
+    record it concerns and, where one is likely, the local record it may be linked to."""
+
+    class Category(models.TextChoices):
+        LEARNER_GONE = "learner_gone", "MIS learners linked to an SA learner that is not there"
+        LEARNER_NAMED = "learner_named", "SA learners naming an MIS learner not linked to them"
+        LEARNER_SWAPPED = "learner_swapped", "MIS learners linked the wrong way round"
+        LEARNER_UNLINKED = "learner_unlinked", "SA learners no MIS learner is linked to"
+        EMPLOYER_GONE = "employer_gone", "Organisations linked to an SA employer that is not there"
+        EMPLOYER_NAMED = "employer_named", "SA employers naming an organisation not linked to them"
+        EMPLOYER_UNLINKED = "employer_unlinked", "SA employers no organisation is linked to"
+        ASSESSOR_GONE = "assessor_gone", "Officers linked to an SA assessor that is not there"
+        ASSESSOR_NAMED = "assessor_named", "SA assessors naming an officer not linked to them"
+        ASSESSOR_UNLINKED = "assessor_unlinked", "SA assessors no officer is linked to"
+
+    report = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, related_name="findings")
+    category = models.CharField(max_length=20, choices=Category)
+    sa_id = models.CharField("SA id", max_length=36)
+    # Smart Assessor's record as it was read; blank when it is not there.
+    sa_name = models.CharField("SA name", max_length=101, blank=True)
+    sa_date_of_birth = models.DateField("SA date of birth", null=True, blank=True)
+    sa_uln = models.CharField("SA ULN", max_length=10, blank=True)
+    sa_email = models.CharField("SA email", max_length=128, blank=True)
+    sa_mis_id = models.CharField("SA's MIS id", max_length=32, blank=True)
+    sa_eds_id = models.CharField("SA EDRS number", max_length=9, blank=True)
+    sa_postcode = models.CharField("SA postcode", max_length=8, blank=True)
+    # The local record concerned: linked to the missing SA record, named by its MIS id, or
+    # (with ``match``) the likely match Link would link it to.
+    learner = models.ForeignKey(
+        Learner, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    officer = models.ForeignKey(
+        Officer, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    linked_learner = models.ForeignKey(
+        Learner,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The MIS learner linked to this SA learner, when it is not the one named.",
+    )
+    linked_sa_id = models.CharField(
+        "SA id of the learner named",
+        max_length=36,
+        blank=True,
+        help_text="The SA learner the named MIS learner is linked to, if any.",
+    )
+    match = models.CharField(
+        max_length=60, blank=True, help_text="Why the local record is a likely match for Link."
+    )
+    note = models.CharField(max_length=200, blank=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["category", "id"]
+        indexes = [models.Index(fields=["report", "category"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()}: {self.sa_id}"
+
+    @property
+    def kind(self) -> str:
+        """Whose records the line is about: "learner", "employer" or "assessor"."""
+        return self.category.partition("_")[0]

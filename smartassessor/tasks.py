@@ -5,7 +5,7 @@ import logging
 from celery import Task, shared_task
 
 from .models import LinkRefresh, SyncRun
-from .services import enrolment_requests, links, pushes, sync
+from .services import enrolment_requests, links, pushes, reconciliation, sync
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +96,15 @@ def sweep_sync_runs() -> int:
     """Re-queue refreshes and approved held runs whose task was lost; close or hold again the
     runs whose worker died."""
     return sync.sync_runs_sweep()
+
+
+@shared_task(acks_late=True, soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT)
+def build_reconciliation(report_id: int) -> None:
+    """Build the reconciliation report (F24); a redelivered task finds it taken and stops."""
+    reconciliation.reconciliation_build(report_id=report_id)
+
+
+@shared_task(acks_late=True)
+def sweep_reconciliations() -> int:
+    """Fail reconciliation builds whose worker is gone; re-queue those whose task was lost."""
+    return reconciliation.reconciliations_sweep()

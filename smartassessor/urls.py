@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import enrolment_views, sync_views, views
+from . import enrolment_views, reconciliation_views, sync_views, views
 
 app_name = "smartassessor"
 
@@ -49,4 +49,19 @@ urlpatterns += [
     path("sync/dry-run/", sync_views.dry_run, name="sync_dry_run"),
     path("sync/runs/<int:pk>/approve/", sync_views.run_approve, name="sync_run_approve"),
     path("sync/runs/<int:pk>/discard/", sync_views.run_discard, name="sync_run_discard"),
+]
+
+urlpatterns += [
+    path("reconciliation/", reconciliation_views.report, name="reconciliation"),
+    path("reconciliation/build/", reconciliation_views.build, name="reconciliation_build"),
+    path(
+        "reconciliation/builds/<int:pk>/",
+        reconciliation_views.build_status,
+        name="reconciliation_status",
+    ),
+    path(
+        "reconciliation/findings/<int:pk>/link/",
+        reconciliation_views.link,
+        name="reconciliation_link",
+    ),
 ]

@@ -15,6 +15,7 @@ INTERFACES = [
     "smartassessor/views.py",
     "smartassessor/enrolment_views.py",
     "smartassessor/sync_views.py",
+    "smartassessor/reconciliation_views.py",
     "smartassessor/api.py",
     "smartassessor/panels.py",
     "smartassessor/management/commands/smartassessor.py",

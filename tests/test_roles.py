@@ -4,18 +4,22 @@ from picsweb import roles
 
 
 @pytest.mark.parametrize(
-    ("user_fixture", "enrol", "set_id", "manage"),
+    ("user_fixture", "enrol", "set_id", "manage", "reconcile"),
     [
-        ("staff_user", True, False, False),
-        ("support_user", True, True, False),
-        ("admin_user", True, False, True),
+        ("staff_user", True, False, False, False),
+        ("support_user", True, True, False, True),
+        ("admin_user", True, False, True, True),
     ],
 )
-def test_each_role_has_the_rights_of_the_spec(request, user_fixture, enrol, set_id, manage):
+def test_each_role_has_the_rights_of_the_spec(
+    request, user_fixture, enrol, set_id, manage, reconcile
+):
     user = request.getfixturevalue(user_fixture)
     assert user.has_perm(roles.ENROL) is enrol
     assert user.has_perm(roles.SET_LEARNER_SA_ID) is set_id
     assert user.has_perm(roles.MANAGE_INTEGRATION) is manage
+    # The report: Support links learners from it, Integration admins employers and assessors.
+    assert user.has_perm(roles.RECONCILE) is reconcile
     assert user.has_perm("learners.change_learner")
     assert user.has_perm("learners.add_learnerqualification")
 

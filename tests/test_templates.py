@@ -42,6 +42,7 @@ LIST_TEMPLATES = (
     "smartassessor/_sync_runs_table.html",
     "smartassessor/_sync_run_body.html",
     "smartassessor/sync_history.html",
+    "smartassessor/reconciliation.html",
 )
 
 WINTER = dt.datetime(2026, 12, 1, 14, 5, 30, tzinfo=dt.UTC)  # GMT: UK time is UTC

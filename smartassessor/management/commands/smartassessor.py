@@ -20,9 +20,16 @@ from learners.models import Learner
 from picsweb.errors import ApplicationError
 from smartassessor.connection import connection_check
 from smartassessor.fields import UnreadableSecret
-from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, SyncRun
+from smartassessor.models import (
+    Enrolment,
+    IntegrationSettings,
+    LinkRefresh,
+    Reconciliation,
+    SyncRun,
+)
+from smartassessor.selectors import reconciliation as reconciliation_selectors
 from smartassessor.selectors import sync_runs as sync_run_selectors
-from smartassessor.services import enrolment_requests, links, sync
+from smartassessor.services import enrolment_requests, links, reconciliation, sync
 from smartassessor.services import settings as settings_service
 
 
@@ -392,12 +399,39 @@ class Sync(Subcommand):
             )
 
 
+class Reconcile(Subcommand):
+    name = "reconcile"
+    help = (
+        "Build the reconciliation report now (F24), in the foreground, and print its counts; "
+        "it replaces the report in use. Nothing is linked: Link is on the report's page."
+    )
+
+    def handle(self, command: BaseCommand, options: dict) -> None:
+        try:
+            report = reconciliation.reconciliation_build_now()
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        if report.state != Reconciliation.State.SUCCEEDED:
+            raise CommandError(report.error)
+        command.stdout.write(
+            f"Reconciliation report built from {report.sa_learners} learners, "
+            f"{report.sa_employers} employers and {report.sa_assessors} assessors in Smart "
+            "Assessor:"
+        )
+        for count in reconciliation_selectors.reconciliation_counts(report=report):
+            command.stdout.write(f"  {count.label}: {count.count}")
+        if report.sa_unreadable:
+            command.stdout.write(f"  records not readable, left out: {report.sa_unreadable}")
+        command.stdout.write(f"See {reverse('smartassessor:reconciliation')}")
+
+
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Configure(),
     Check(),
     RefreshLinks(),
     Enrol(),
     Sync(),
+    Reconcile(),
     Demo(),
 )
 
