@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("learners", "0005_breaks_in_learning_and_off_the_job_hours"),
-        ("smartassessor", "0015_lifecycle_pushes"),
+        ("smartassessor", "0016_unmapped_sessions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
