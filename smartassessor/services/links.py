@@ -265,8 +265,11 @@ def _refresh_links(claim: _Claim) -> LinkRefresh:
     return refresh
 
 
-def sa_link_set(*, kind: LinkedRecordKind, owner: Owner, sa_id: int, actor: Actor) -> Any:
-    """Link a local record to an existing SA record of its kind (F5, F6); returns that record."""
+def sa_link_set(
+    *, kind: LinkedRecordKind, owner: Owner, sa_id: int, actor: Actor, reason: str = ""
+) -> Any:
+    """Link a local record to an existing SA record of its kind (F5, F6); returns that record.
+    ``reason`` goes with the audit entry (the report a link was made from, say)."""
     client = client_from_settings()
     with smart_assessor_errors(
         prefix="Smart Assessor could not be asked: ",
@@ -300,6 +303,7 @@ def sa_link_set(*, kind: LinkedRecordKind, owner: Owner, sa_id: int, actor: Acto
             action="Smart Assessor link set",
             instance=owner,
             changes={kind.sa_id_field: (old, sa_id)},
+            reason=reason,
         )
     return sa_record
 

@@ -474,17 +474,27 @@ class _Comparison:
             for index, key in enumerate(keys):
                 if key:
                     self.by_key[index][key].append(pk)
+        self.owner_by_sa = {sa_id: owner for owner, sa_id in self.sa_by_owner.items()}
         self.unlinked: list[tuple[Finding, list[str]]] = []
+        # Linked SA records whose MIS id names another local record than the one linked.
+        self.mismatched: list[Finding] = []
 
     def add(self, record: SAEmployer | SAAssessor) -> None:
         sa_id = record.smart_assessor_id
         if sa_id in self.seen:
             return
         self.seen.add(sa_id)
-        if sa_id in self.linked:
-            return
         finding = Finding(report=self.report, sa_id=str(sa_id), **self.kind.describe(record))
-        self.unlinked.append((finding, self.kind.sa_keys(record)))
+        if sa_id not in self.linked:
+            self.unlinked.append((finding, self.kind.sa_keys(record)))
+            return
+        named = self.by_mis_id.get(finding.sa_mis_id) if finding.sa_mis_id else None
+        linked = self.owner_by_sa[sa_id]
+        if named is not None and named != linked:
+            finding.category = self.kind.categories[1]
+            setattr(finding, self.kind.owner_field, named)
+            finding.note = f"It is linked to another record of the MIS (id {linked})."
+            self.mismatched.append(finding)
 
     def findings(self) -> Iterator[Finding]:
         gone_category, named_category, unlinked_category = self.kind.categories
@@ -497,6 +507,7 @@ class _Comparison:
                 **{self.kind.owner_field: owner},
             )
         free = frozenset(set(self.by_mis_id.values()) - set(self.sa_by_owner)) | gone
+        yield from self.mismatched
         for finding, keys in self.unlinked:
             named = self.by_mis_id.get(finding.sa_mis_id) if finding.sa_mis_id else None
             if named is not None:
@@ -557,12 +568,20 @@ def reconciliation_link(*, finding: Finding, actor: Actor) -> str:
         done = f"{finding.learner} is linked to Smart Assessor learner {finding.sa_id}."
     elif finding.organisation is not None:
         links.sa_link_set(
-            kind=EMPLOYER, owner=finding.organisation, sa_id=int(finding.sa_id), actor=actor
+            kind=EMPLOYER,
+            owner=finding.organisation,
+            sa_id=int(finding.sa_id),
+            actor=actor,
+            reason=link_reason(report),
         )
         done = f"{finding.organisation} is linked to Smart Assessor employer {finding.sa_id}."
     elif finding.officer is not None:
         links.sa_link_set(
-            kind=ASSESSOR, owner=finding.officer, sa_id=int(finding.sa_id), actor=actor
+            kind=ASSESSOR,
+            owner=finding.officer,
+            sa_id=int(finding.sa_id),
+            actor=actor,
+            reason=link_reason(report),
         )
         done = f"{finding.officer} is linked to Smart Assessor assessor {finding.sa_id}."
     else:

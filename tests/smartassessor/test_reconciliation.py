@@ -219,9 +219,10 @@ def test_employers_and_assessors_are_linked_by_an_integration_admin(
 
     assert OrganisationLink.objects.get(organisation=scenario["by_edrs"]).employer_id == 1001
     assert OfficerLink.objects.get(officer=scenario["by_email"]).assessor_id == 5001
-    assert AuditEntry.objects.filter(
+    audited = AuditEntry.objects.get(
         action="Smart Assessor link set", object_id=scenario["by_edrs"].pk
-    ).exists()
+    )
+    assert audited.reason.startswith("Linked from the reconciliation report of")
     assert not Enrolment.objects.filter(learner=scenario["named"]).exists()
 
 

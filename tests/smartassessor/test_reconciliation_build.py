@@ -8,9 +8,15 @@ import pytest
 from django.utils import timezone
 
 from picsweb.errors import ApplicationError
-from smartassessor.models import Enrolment, Reconciliation, ReconciliationFinding
+from smartassessor.models import (
+    Enrolment,
+    OfficerLink,
+    OrganisationLink,
+    Reconciliation,
+    ReconciliationFinding,
+)
 from smartassessor.services import reconciliation
-from tests.factories import LearnerFactory
+from tests.factories import LearnerFactory, OfficerFactory, OrganisationFactory
 
 from .client import wire
 
@@ -60,6 +66,32 @@ def test_an_inconsistent_smart_assessor_does_not_stop_the_build(sa_http):
         (Category.LEARNER_UNLINKED, DUPLICATE_ID),
         (Category.LEARNER_UNLINKED, NO_MIS_ID),
     ]
+
+
+def test_a_linked_employer_or_assessor_whose_mis_id_names_another_record_is_reported(sa_http):
+    linked, named = OrganisationFactory(), OrganisationFactory()
+    OrganisationLink.objects.create(organisation=linked, employer_id=12)
+    officer = OfficerFactory()
+    OfficerLink.objects.create(officer=officer, assessor_id=31)
+    _lists(
+        sa_http,
+        [],
+        employers=[wire.employer(SmartAssessorId=12, MISEmployerId=str(named.pk))],
+        assessors=[wire.assessor(SmartAssessorId=31, MISAssessorId=str(officer.pk))],
+    )
+
+    report = reconciliation.reconciliation_build_now()
+
+    (finding,) = report.findings.all()
+    assert (finding.category, finding.sa_id, finding.organisation) == (
+        Category.EMPLOYER_NAMED,
+        "12",
+        named,
+    )
+    assert finding.note == f"It is linked to another record of the MIS (id {linked.pk})."
+    # The SA record is taken: nothing to link in one step. The assessor whose MIS id names
+    # the officer linked to it is no finding.
+    assert not finding.match
 
 
 def test_two_likely_matches_are_none(sa_http):
