@@ -94,6 +94,7 @@ class _Course:
 
 _FIGURES = tuple(f.mis_attr for f in mapping.PROGRESS_FIELDS)
 _COURSE_COLUMNS = (
+    "pk",
     "sa_learner_course_id",
     "state",
     "enrolment_id",
@@ -114,14 +115,27 @@ def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
         .exclude(sa_learner_course_id="")
         .values_list(*_COURSE_COLUMNS)
     )
-    covered = context.covered({enrolment_id for _, _, enrolment_id, *_ in rows})
+    covered = context.covered({enrolment_id for _, _, _, enrolment_id, *_ in rows})
+    # By the course enrolments' own ids, which the push's foreign key index serves: through
+    # the SA ids, PostgreSQL would read every course enrolment for each page.
     unsent = set(
         Push.objects.filter(
-            course__sa_learner_course_id__in=sa_ids, state__in=Push.UNSENT_STATES
-        ).values_list("course__sa_learner_course_id", flat=True)
+            course_id__in=[row[0] for row in rows], state__in=Push.UNSENT_STATES
+        ).values_list("course_id", flat=True)
     )
     courses = {}
-    for sa_id, state, enrolment_id, learner_id, sa_learner_id, lq_id, ref, title, *figures in rows:
+    for (
+        pk,
+        sa_id,
+        state,
+        enrolment_id,
+        learner_id,
+        sa_learner_id,
+        lq_id,
+        ref,
+        title,
+        *figures,
+    ) in rows:
         if enrolment_id not in covered:
             continue
         courses[sa_id] = _Course(
@@ -132,7 +146,7 @@ def _courses(context: RunContext, sa_ids: list[str]) -> dict[str, _Course]:
             lq_id,
             qualification_label(ref, title),
             dict(zip(_FIGURES, figures, strict=True)),
-            sa_id in unsent,
+            pk in unsent,
         )
     return courses
 
