@@ -154,6 +154,14 @@ class Qualification(models.Model):
     level = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(8)]
     )
+    standard_code = models.PositiveIntegerField(
+        "standard code",
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="For an apprenticeship standard, its LARS StandardCode (the ILR's StdCode); "
+        "its reference is then the IfATE reference such as ST0116.",
+    )
 
     class Meta:
         ordering = ["title", "id"]

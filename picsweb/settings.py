@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "learners",
+    "imports",
     "smartassessor",
 ]
 

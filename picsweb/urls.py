@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/", include("learners.api_urls")),
     path("api/", include("smartassessor.api_urls")),
     path("smartassessor/", include("smartassessor.urls")),
+    path("imports/", include("imports.urls")),
     path("", include("learners.urls")),
 ]
