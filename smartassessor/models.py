@@ -452,9 +452,6 @@ class Push(Operation):
     state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
     values = models.JSONField(help_text="The change, in the MIS's terms, as last built.")
     body = models.JSONField(default=dict, blank=True, help_text="What was last sent.")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     requested_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -35,7 +35,7 @@ from picsweb.errors import ApplicationError
 
 from .. import client as sa
 from .. import mapping
-from ..audit import Actor, actor_user, audit_record
+from ..audit import Actor, audit_record
 from ..connection import client_from_settings
 from ..linked_records import ASSESSOR
 from ..models import CourseEnrolment, DemographicsMode, Enrolment, IntegrationSettings, Push
@@ -160,27 +160,24 @@ def _enrolled_courses(learner_id: int, **filters: Any) -> list[CourseEnrolment]:
     )
 
 
-def _store(
-    *, enrolment: Enrolment, course: CourseEnrolment | None, values: dict, actor: Actor
-) -> Push:
+def _store(*, enrolment: Enrolment, course: CourseEnrolment | None, values: dict) -> Push:
     push = Push.objects.create(
         learner_id=enrolment.learner_id,
         enrolment=enrolment,
         course=course,
         lane=f"course-{course.pk}" if course else f"learner-{enrolment.learner_id}",
         values=values,
-        requested_by=actor_user(actor),
     )
     PUSH.queue(push.pk)
     return push
 
 
-def _course_pushes(courses: list[CourseEnrolment], keys: set[str], actor: Actor) -> None:
+def _course_pushes(courses: list[CourseEnrolment], keys: set[str]) -> None:
     for course in courses:
         lq = course.learner_qualification
         values = course_values(lq, keys, lq.learner)
         if values:
-            _store(enrolment=course.enrolment, course=course, values=values, actor=actor)
+            _store(enrolment=course.enrolment, course=course, values=values)
 
 
 def _integration_on() -> IntegrationSettings | None:
@@ -188,18 +185,16 @@ def _integration_on() -> IntegrationSettings | None:
     return settings if settings.enabled else None
 
 
-def _qualification_saved(lq: LearnerQualification, changes: dict, actor: Actor) -> None:
+def _qualification_saved(lq: LearnerQualification, changes: dict) -> None:
     keys = {key for field in changes for key in _PUSHED_WITH.get(field, ())}
     if keys:
-        _course_pushes(_enrolled_courses(lq.learner_id, learner_qualification=lq), keys, actor)
+        _course_pushes(_enrolled_courses(lq.learner_id, learner_qualification=lq), keys)
 
 
-def _learner_saved(
-    learner: Learner, changes: dict, settings: IntegrationSettings, actor: Actor
-) -> None:
+def _learner_saved(learner: Learner, changes: dict, settings: IntegrationSettings) -> None:
     keys = {PRIMARY, SECONDARY} if "main_officer_id" in changes else set()
     if keys:
-        _course_pushes(_enrolled_courses(learner.pk), keys, actor)
+        _course_pushes(_enrolled_courses(learner.pk), keys)
     if settings.learner_demographics_mode != DemographicsMode.PUSH:
         return
     details = sorted(
@@ -211,14 +206,14 @@ def _learner_saved(
         learner=learner, is_current=True, state__in=Enrolment.SYNCED_STATES
     ).first()
     if details and enrolment is not None and enrolment.sa_learner_id:
-        _store(enrolment=enrolment, course=None, values={DETAILS: details}, actor=actor)
+        _store(enrolment=enrolment, course=None, values={DETAILS: details})
 
 
 def _officer_role_changed(role: LearnerOfficerRole, settings: IntegrationSettings) -> None:
     if settings.second_assessor_role_id is not None and (
         role.role_id == settings.second_assessor_role_id
     ):
-        _course_pushes(_enrolled_courses(role.learner_id), {SECONDARY}, None)
+        _course_pushes(_enrolled_courses(role.learner_id), {SECONDARY})
 
 
 @receiver(record_saved, dispatch_uid="smartassessor-pushes-saved")
@@ -226,11 +221,10 @@ def _on_saved(sender: type, record: Any, changes: dict, created: bool, **kwargs:
     settings = _integration_on()
     if settings is None:
         return
-    actor = kwargs.get("actor")
     if sender is LearnerQualification and not created:
-        _qualification_saved(record, changes, actor)
+        _qualification_saved(record, changes)
     elif sender is Learner and not created:
-        _learner_saved(record, changes, settings, actor)
+        _learner_saved(record, changes, settings)
     elif sender is LearnerOfficerRole:
         _officer_role_changed(record, settings)
 
