@@ -209,10 +209,12 @@ def _learner_saved(learner: Learner, changes: dict, settings: IntegrationSetting
         _store(enrolment=enrolment, course=None, values={DETAILS: details})
 
 
-def _officer_role_changed(role: LearnerOfficerRole, settings: IntegrationSettings) -> None:
-    if settings.second_assessor_role_id is not None and (
-        role.role_id == settings.second_assessor_role_id
-    ):
+def _officer_role_changed(
+    role: LearnerOfficerRole, settings: IntegrationSettings, changes: dict | None = None
+) -> None:
+    """A change of the second assessor: the role given to or taken from an officer."""
+    roles = {role.role_id, *((changes or {}).get("role_id") or ())}
+    if settings.second_assessor_role_id in roles:
         _course_pushes(_enrolled_courses(role.learner_id), {SECONDARY})
 
 
@@ -226,7 +228,7 @@ def _on_saved(sender: type, record: Any, changes: dict, created: bool, **kwargs:
     elif sender is Learner and not created:
         _learner_saved(record, changes, settings)
     elif sender is LearnerOfficerRole:
-        _officer_role_changed(record, settings)
+        _officer_role_changed(record, settings, changes)
 
 
 @receiver(record_deleted, dispatch_uid="smartassessor-pushes-deleted")

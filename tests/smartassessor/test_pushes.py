@@ -390,3 +390,23 @@ def test_a_change_saved_after_a_refused_one_says_it_waits_for_it(
     assert pushes.push_run(push_id=later.pk) is None  # not its turn
     page = staff_client.get(learner.get_absolute_url()).content.decode()
     assert "waits until the failed change below is sent" in page
+
+
+def test_a_second_assessor_given_another_role_clears_it_in_smart_assessor(
+    lq, learner, sa_http, sa_settings
+):
+    second, mentor = OfficerRoleFactory(name="Second assessor"), OfficerRoleFactory(name="Mentor")
+    sa_settings.second_assessor_role = second
+    sa_settings.save()
+    officer = OfficerFactory()
+    OfficerLink.objects.create(officer=officer, assessor_id=55)
+    role = domain.learner_officer_role_create(
+        learner=learner, data={"officer": officer, "role": second}
+    )
+    _patched(sa_http)
+    _run_all()
+    sa_http.calls.reset()
+
+    domain.learner_officer_role_update(learner_officer_role=role, data={"role": mentor})
+    _run_all()
+    assert _sent_body(sa_http) == {"SecondaryAssessorSmartAssessorId": None}
