@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from imports.lars import LarsFileError, lars_import
 from learners.models import Qualification
@@ -276,3 +277,31 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path):
 
     with pytest.raises(LarsFileError, match=r"aims\.csv: not UTF-8"):
         lars_import([tmp_path])
+
+
+def test_the_command_dry_run_writes_nothing_and_prints_what_would_change(lars, capsys):
+    QualificationFactory(reference="ST0116", title="Software", level=4, standard_code=166)
+
+    call_command("lars_import", str(lars), "--dry-run")
+
+    out = capsys.readouterr().out
+    assert "Would update ST0116: title 'Software' → 'Software Developer'" in out
+    assert "Would create 60312345: reference None → '60312345'" in out
+    assert "4 would be created, 1 would be updated, 0 unchanged, 0 refused" in out
+    assert set(catalogue()) == {"ST0116"}
+
+
+def test_the_command_imports_named_files_and_prints_refusals(lars, capsys):
+    write(lars, "more.csv", AIMS_HEADER, [aim("60300009", "An aim", "Z")])
+
+    call_command("lars_import", str(lars / "b.csv"), str(lars / "more.csv"))
+
+    captured = capsys.readouterr()
+    assert "2 created, 0 updated, 0 unchanged, 1 refused" in captured.out
+    assert "Refused more.csv, line 2: NotionalNVQLevelv2 “Z” is not a level" in captured.err
+    assert set(catalogue()) == {"ST0213", "ST0116"}
+
+
+def test_the_command_says_why_a_file_cannot_be_imported(tmp_path):
+    with pytest.raises(CommandError, match="no such file or folder"):
+        call_command("lars_import", str(tmp_path / "missing"))
