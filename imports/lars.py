@@ -343,6 +343,7 @@ class _Catalogue:
             if qualification.standard_code is not None:
                 self.by_code[qualification.standard_code] = qualification
         self.claimed: dict[str, _Row] = {}
+        self.taken: dict[int, _Row] = {}
         self.creates: list[Qualification] = []
         self.updates: dict[frozenset[str], list[Qualification]] = defaultdict(list)
 
@@ -367,31 +368,30 @@ class _Catalogue:
 
     def take(self, wanted: _Wanted) -> None:
         row, data = wanted.row, wanted.data
-        if data["reference"] in self.claimed:
-            other = self.claimed[data["reference"]]
-            self.result.refusals.append(
-                row.refusal(
-                    f"The reference {data['reference']} is also that of "
-                    f"{other.file}, line {other.line}."
-                )
-            )
-            return
         try:
             record = self._match(wanted)
         except ValueError as error:
             self.result.refusals.append(row.refusal(str(error)))
             return
-        candidate = Qualification(
-            **({name: getattr(record, name) for name in ("id", *data)} if record else {})
-        )
-        for name, value in data.items():
-            setattr(candidate, name, value)
+        candidate = Qualification(id=record.pk if record else None, **data)
         try:
             candidate.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as error:
             self.result.refusals.append(row.refusal(_messages(error, wanted.columns)))
             return
+        # The database's unique references would otherwise fail the whole write.
+        other = self.claimed.get(data["reference"]) or (record and self.taken.get(record.pk))
+        if other:
+            self.result.refusals.append(
+                row.refusal(
+                    f"{data['reference']} clashes with {other.file}, line {other.line}: two "
+                    "rows cannot share a reference or update one qualification."
+                )
+            )
+            return
         self.claimed[data["reference"]] = row
+        if record:
+            self.taken[record.pk] = row
         self.result.closed_aims += wanted.closed
         if record is None:
             self.creates.append(candidate)

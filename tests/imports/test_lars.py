@@ -305,3 +305,33 @@ def test_the_command_imports_named_files_and_prints_refusals(lars, capsys):
 def test_the_command_says_why_a_file_cannot_be_imported(tmp_path):
     with pytest.raises(CommandError, match="no such file or folder"):
         call_command("lars_import", str(tmp_path / "missing"))
+
+
+def test_a_standard_whose_reference_is_another_qualifications_is_refused(tmp_path):
+    QualificationFactory(reference="ST0116", title="Software Developer", standard_code=999)
+    write(tmp_path, "standards.csv", STANDARDS_HEADER, [standard("166", "1", "Software", "ST0116")])
+
+    result = lars_import([tmp_path])
+
+    assert [str(r) for r in result.refusals] == [
+        "standards.csv, line 2: IfateReferenceNumber ST0116 is already the reference of "
+        "standard code 999, not 166."
+    ]
+    assert Qualification.objects.get().standard_code == 999
+
+
+def test_two_rows_that_would_share_a_reference_are_refused_not_the_whole_write(tmp_path):
+    write(
+        tmp_path,
+        "standards.csv",
+        STANDARDS_HEADER,
+        [standard("166", "1", "Software", "ST0116"), standard("167", "1", "Other", "ST0116")],
+    )
+
+    result = lars_import([tmp_path])
+
+    assert [str(r) for r in result.refusals] == [
+        "standards.csv, line 3: ST0116 clashes with standards.csv, line 2: two rows cannot "
+        "share a reference or update one qualification."
+    ]
+    assert catalogue() == {"ST0116": ("Software", "", 3, 166)}
