@@ -287,7 +287,10 @@ def test_the_command_dry_run_writes_nothing_and_prints_what_would_change(lars, c
     out = capsys.readouterr().out
     assert "Would update ST0116: title 'Software' → 'Software Developer'" in out
     assert "Would create 60312345: reference None → '60312345'" in out
-    assert "4 would be created, 1 would be updated, 0 unchanged, 0 refused" in out
+    assert (
+        "4 would be created, 1 would be updated, 0 unchanged, 0 refused. 1 closed learning aim "
+        "(EffectiveTo passed) kept for the learners who took them."
+    ) in out
     assert set(catalogue()) == {"ST0116"}
 
 
@@ -297,7 +300,7 @@ def test_the_command_imports_named_files_and_prints_refusals(lars, capsys):
     call_command("lars_import", str(lars / "b.csv"), str(lars / "more.csv"))
 
     captured = capsys.readouterr()
-    assert "2 created, 0 updated, 0 unchanged, 1 refused" in captured.out
+    assert "2 created, 0 updated, 0 unchanged, 1 refused.\n" in captured.out
     assert "Refused more.csv, line 2: NotionalNVQLevelv2 “Z” is not a level" in captured.err
     assert set(catalogue()) == {"ST0213", "ST0116"}
 

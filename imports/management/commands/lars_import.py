@@ -35,9 +35,15 @@ class Command(BaseCommand):
         for refusal in result.refusals:
             self.stderr.write(f"Refused {refusal}")
         would = "would be " if dry_run else ""
+        closed = result.closed_aims
         self.stdout.write(
             f"LARS import{' (dry run, nothing written)' if dry_run else ''}: "
             f"{result.created} {would}created, {result.updated} {would}updated, "
-            f"{result.unchanged} unchanged, {result.refused} refused "
-            f"({result.closed_aims} of the learning aims are closed, EffectiveTo passed, and kept)."
+            f"{result.unchanged} unchanged, {result.refused} refused."
+            + (
+                f" {closed} closed learning aim{'s' if closed > 1 else ''} (EffectiveTo passed) "
+                "kept for the learners who took them."
+                if closed
+                else ""
+            )
         )
