@@ -309,8 +309,9 @@ def check(path: Path) -> dict[str, int]:
         refs.add(learner.ref)
         deliveries += len(learner.deliveries)
     with path.open("rb") as stream:
-        # allow="none": the file reaches for nothing else, on disk or on the network.
-        resource = xmlschema.XMLResource(stream, lazy=True, defuse="always", allow="none")
+        # allow="none": the file reaches for nothing else, on disk or on the network. Lazy to
+        # depth 2, one Learner in memory at a time: at depth 1 the errors' paths are wrong.
+        resource = xmlschema.XMLResource(stream, lazy=2, defuse="always", allow="none")
         error = next(iter(_schema().iter_errors(resource)), None)
     if error is not None:
         element = error.path or ""
