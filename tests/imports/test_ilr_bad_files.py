@@ -45,13 +45,17 @@ def _spoilt(tmp_path, old, new):
             "does not follow the ILR 2025-26 schema at line 12 (/Message/Learner)",
         ),
         (
+            lambda tmp: _spoilt(tmp, "<LearnRefNumber>L0001<", "<LearnRefNumber>L_0001<"),
+            "at line 12 (/Message/Learner/LearnRefNumber): value doesn't match any pattern",
+        ),
+        (
             lambda tmp: ilr_files.write(
                 tmp / "twice.xml", ilr_files.learner("L1"), ilr_files.learner("L1", number=2)
             ),
             "LearnRefNumber 'L1' is in the file twice",
         ),
     ],
-    ids=["empty", "not-xml", "entity-bomb", "namespace", "year", "xsd", "duplicate"],
+    ids=["empty", "not-xml", "bomb", "namespace", "year", "xsd", "learnref", "duplicate"],
 )
 def test_a_bad_file_gets_one_message_and_changes_nothing(
     tmp_path, catalogue, admin_user, make, message
