@@ -20,6 +20,8 @@ class IlrImport(models.Model):
     )
     file_name = models.CharField(max_length=255)
     sha256 = models.CharField("SHA-256", max_length=64)
+    # An upload waiting for its commit, under ILR_UPLOAD_DIR; blank once committed or failed.
+    stored_name = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=20, choices=ImportState, default=ImportState.PREVIEWED)
     counts = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)

@@ -33,14 +33,17 @@ The mapping, where the ILR and the MIS differ:
 import dataclasses
 import datetime
 import hashlib
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -488,12 +491,16 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def commit(path: Path, *, user: User | None, file_name: str) -> IlrImport:
+def commit(
+    path: Path, *, user: User | None, file_name: str, record: IlrImport | None = None
+) -> IlrImport:
     """Plan the file again and write its new and changed learners, BATCH learners to a
     transaction; conflicts and refusals are left as they are. The import is recorded and
-    audited, and a bad file is recorded as failed with its message (IlrFileError raised)."""
+    audited (in ``record`` when the upload made it), and a bad file is recorded as failed with
+    its message (IlrFileError raised)."""
     actor = user
-    record = IlrImport.objects.create(user=actor, file_name=file_name, sha256=sha256(path))
+    if record is None:
+        record = IlrImport.objects.create(user=actor, file_name=file_name, sha256=sha256(path))
     try:
         planned = plan(path)
     except ilr.IlrFileError as error:
@@ -526,3 +533,57 @@ def commit(path: Path, *, user: User | None, file_name: str) -> IlrImport:
         actor=actor, action="ilr_import_committed", ilr_import=record, details=record.counts
     )
     return record
+
+
+def _stored(record: IlrImport) -> Path:
+    return Path(settings.ILR_UPLOAD_DIR) / record.stored_name
+
+
+def upload_store(*, upload: UploadedFile, user: User) -> IlrImport:
+    """Keep an uploaded file for its preview and commit, under a name of our own (never the
+    uploader's) in ILR_UPLOAD_DIR; the file name is recorded only as the import's label."""
+    if upload.size is not None and upload.size > settings.ILR_MAX_BYTES:
+        raise ilr.IlrFileError(
+            f"The file is {upload.size:,} bytes, more than the limit of "
+            f"{settings.ILR_MAX_BYTES:,} (ILR_MAX_BYTES): check it is the right file."
+        )
+    folder = Path(settings.ILR_UPLOAD_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}.xml"
+    with (folder / name).open("wb") as stored:
+        for chunk in upload.chunks():
+            stored.write(chunk)
+    record = IlrImport.objects.create(
+        user=user,
+        file_name=(upload.name or "")[:255],
+        sha256=sha256(folder / name),
+        stored_name=name,
+    )
+    ImportAuditEntry.objects.create(actor=user, action="ilr_uploaded", ilr_import=record)
+    return record
+
+
+def upload_plan(*, record: IlrImport) -> Plan:
+    """The preview of an upload waiting for its commit; a bad file is recorded as failed and
+    its stored copy dropped, as nothing can come of it."""
+    path = _stored(record)
+    try:
+        return plan(path)
+    except ilr.IlrFileError as error:
+        path.unlink(missing_ok=True)
+        record.state, record.message, record.stored_name = ImportState.FAILED, str(error), ""
+        record.save(update_fields=["state", "message", "stored_name"])
+        raise
+
+
+def upload_commit(*, record: IlrImport, user: User) -> IlrImport:
+    """Commit an upload once, then drop the stored file."""
+    if record.state != ImportState.PREVIEWED or not record.stored_name:
+        raise ilr.IlrFileError("This import has been committed or has failed already.")
+    path = _stored(record)
+    try:
+        return commit(path, user=user, file_name=record.file_name, record=record)
+    finally:
+        path.unlink(missing_ok=True)
+        record.stored_name = ""
+        record.save(update_fields=["stored_name"])
