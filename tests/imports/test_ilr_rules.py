@@ -8,6 +8,7 @@ import pytest
 from imports import services
 from learners import services as learner_services
 from learners.models import BreakInLearning, Learner, QualificationStatus
+from tests.factories import OrganisationFactory
 
 from . import ilr_files as f
 
@@ -124,3 +125,20 @@ def test_a_break_and_its_restart_are_one_qualification_with_a_break(
         _import(tmp_path, admin_user, f.learner(deliveries=on_break + restart)).counts["unchanged"]
         == 1
     )
+
+
+def test_an_employer_is_matched_by_its_edrs_number_or_made_as_a_placeholder(
+    tmp_path, catalogue, admin_user
+):
+    known = OrganisationFactory(edrs_number="123456789")
+    _import(
+        tmp_path,
+        admin_user,
+        f.learner(employer="123456789"),
+        f.learner("L2", number=2, employer="987654321"),
+    )
+
+    assert Learner.objects.get(ident="L0001").placements.get().organisation == known
+    placeholder = Learner.objects.get(ident="L2").placements.get().organisation
+    assert placeholder.name == "EDRS 987654321 (from the ILR)"
+    assert placeholder.postcode == services.PLACEHOLDER_POSTCODE
