@@ -1,3 +1,11 @@
+from django.urls import path
+
+from . import views
+
 app_name = "imports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("ilr/", views.ilr_upload, name="ilr_upload"),
+    path("ilr/<int:pk>/", views.ilr_preview, name="ilr_preview"),
+    path("ilr/<int:pk>/commit/", views.ilr_commit, name="ilr_commit"),
+]

@@ -54,6 +54,8 @@ INTEGRATION_RECORDS = [
     "reconciliation",
     "reconciliationfinding",
 ]
+# The ILR import's records (F32), which Integration admins read in the Django admin.
+IMPORT_RECORDS = ["ilrimport", "ilrimportedlearner", "importauditentry"]
 
 _STAFF_RIGHTS = [
     *(f"learners.view_{model}" for model in DOMAIN_MODELS + REFERENCE_MODELS),
@@ -78,6 +80,7 @@ RIGHTS: dict[str, list[str]] = {
         "smartassessor.view_integrationsettings",
         "smartassessor.change_integrationsettings",
         *(f"smartassessor.view_{model}" for model in INTEGRATION_RECORDS),
+        *(f"imports.view_{model}" for model in IMPORT_RECORDS),
         "smartassessor.view_reviewtypemapping",
         "smartassessor.change_reviewtypemapping",
         *(

@@ -388,3 +388,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
+# The largest ILR file the import reads (F32); a bigger one is refused before it is parsed.
+ILR_MAX_BYTES = env.int("ILR_MAX_BYTES", default=200 * 1024 * 1024)
+# Where an uploaded ILR file waits between its preview and its commit; never served.
+ILR_UPLOAD_DIR = Path(env.str("ILR_UPLOAD_DIR", default=str(VAR_DIR / "ilr-uploads")))

@@ -1,0 +1,69 @@
+"""The imports' own records: each ILR import, and per learner the values it last imported."""
+
+from django.conf import settings
+from django.db import models
+
+
+class ImportState(models.TextChoices):
+    PREVIEWED = "previewed", "Previewed"
+    COMMITTED = "committed", "Committed"
+    FAILED = "failed", "Failed"
+
+
+class IlrImport(models.Model):
+    """One ILR file read: previewed, then perhaps committed (who, when, which file, outcome)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField("SHA-256", max_length=64)
+    # An upload waiting for its commit, under ILR_UPLOAD_DIR; blank once committed or failed.
+    stored_name = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=20, choices=ImportState, default=ImportState.PREVIEWED)
+    counts = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "ILR import"
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_state_display()})"
+
+
+class IlrImportedLearner(models.Model):
+    """The values an import last wrote for a learner: a learner whose MIS values differ from
+    these has been edited since, and the next import shows a conflict rather than overwrite."""
+
+    ident = models.CharField(max_length=32, unique=True)
+    values = models.JSONField()
+    ilr_import = models.ForeignKey(IlrImport, on_delete=models.PROTECT, related_name="learners")
+
+    class Meta:
+        ordering = ["ident"]
+        verbose_name = "ILR imported learner"
+
+    def __str__(self) -> str:
+        return self.ident
+
+
+class ImportAuditEntry(models.Model):
+    """Who did what with an import, and when; the imports keep their own record."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=60)
+    ilr_import = models.ForeignKey(IlrImport, on_delete=models.PROTECT, related_name="audit")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "import audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.ilr_import}"

@@ -1,0 +1,76 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from imports.models import IlrImport, ImportState
+from learners.models import Learner
+
+from . import ilr_files as f
+
+pytestmark = pytest.mark.django_db
+
+UPLOAD = reverse("imports:ilr_upload")
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(settings, tmp_path):
+    settings.ILR_UPLOAD_DIR = tmp_path / "uploads"
+    return settings.ILR_UPLOAD_DIR
+
+
+def _upload(client, content: bytes, name="ILR-99999999-2526.xml"):
+    return client.post(UPLOAD, {"file": SimpleUploadedFile(name, content, "text/xml")})
+
+
+def test_upload_preview_and_commit(admin_client_ia, catalogue, upload_dir):
+    assert "Import</a>" in admin_client_ia.get(reverse("learners:list")).content.decode()
+
+    response = _upload(admin_client_ia, f.EXAMPLE.read_bytes())
+    record = IlrImport.objects.get()
+    assert response.url == reverse("imports:ilr_preview", args=[record.pk])
+    # The stored copy is named by us, not by the uploader.
+    assert [path.name for path in upload_dir.iterdir()] == [record.stored_name]
+
+    page = admin_client_ia.get(response.url).content.decode()
+    assert "New: 16" in page and "Refused: 3" in page
+    assert "ULN_04 (line 1359)" in page
+    assert not Learner.objects.exists()
+    second_page = admin_client_ia.get(response.url, {"page": 2})
+    assert second_page.status_code == 200
+
+    done = admin_client_ia.post(reverse("imports:ilr_commit", args=[record.pk]), follow=True)
+    text = done.content.decode()
+    assert "is imported" in text and "New: 16" in text
+    assert Learner.objects.count() == 16
+    record.refresh_from_db()
+    assert record.state == ImportState.COMMITTED
+    assert list(upload_dir.iterdir()) == []
+
+    again = admin_client_ia.post(reverse("imports:ilr_commit", args=[record.pk]), follow=True)
+    assert "committed or has failed already" in again.content.decode()
+
+
+def test_a_bad_upload_says_why_and_is_not_kept(admin_client_ia, catalogue, upload_dir):
+    response = _upload(admin_client_ia, b"")
+    page = admin_client_ia.get(response.url, follow=True).content.decode()
+
+    assert "empty (0 bytes)" in page
+    assert not Learner.objects.exists()
+    assert IlrImport.objects.get().state == ImportState.FAILED
+    assert list(upload_dir.iterdir()) == []
+
+
+def test_an_upload_over_the_limit_is_not_kept(admin_client_ia, settings, upload_dir):
+    settings.ILR_MAX_BYTES = 10
+    page = _upload(admin_client_ia, f.EXAMPLE.read_bytes()).content.decode()
+
+    assert "ILR_MAX_BYTES" in page
+    assert not IlrImport.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_staff_may_not_import(staff_client, method):
+    assert getattr(staff_client, method)(UPLOAD).status_code == 403
+    commit = reverse("imports:ilr_commit", args=[1])
+    assert staff_client.post(commit).status_code == 403
+    assert "Import</a>" not in staff_client.get(reverse("learners:list")).content.decode()
