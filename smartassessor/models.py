@@ -431,8 +431,10 @@ class Push(Operation):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
+    # Still on its way: it changes by itself, so the Smart Assessor block watches it.
+    ACTIVE_STATES = (State.QUEUED, State.SENDING, State.RETRYING)
     # Not sent yet: the synchronisation keeps the MIS's lifecycle values while one waits (F30).
-    UNSENT_STATES = (State.QUEUED, State.SENDING, State.RETRYING, State.FAILED)
+    UNSENT_STATES = (*ACTIVE_STATES, State.FAILED)
     # The last attempt failed: its error is shown.
     ATTEMPT_FAILED_STATES = (State.FAILED, State.RETRYING)
 

@@ -21,8 +21,6 @@ from .selectors.pushes import learner_push_lines
 from .selectors.sync_runs import learner_refresh_latest_with_changes
 
 SYNCED_STATES = Enrolment.SYNCED_STATES
-# A push in one of these will change by itself: the block watches it.
-PUSHING_STATES = (Push.State.QUEUED, Push.State.SENDING, Push.State.RETRYING)
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.
 REFRESH_CHANGES_SHOWN = 20
 
@@ -61,7 +59,7 @@ def _learner_block_context(request: HttpRequest, learner: Learner) -> dict[str, 
     refresh_changes = list(refresh.changes.all()) if refresh else []
     in_progress = enrolment is not None and enrolment.state in Enrolment.ACTIVE_STATES
     push_lines = learner_push_lines(learner=learner) if enrolment is not None else []
-    pushing = any(line.push.state in PUSHING_STATES for line in push_lines)
+    pushing = any(line.push.state in Push.ACTIVE_STATES for line in push_lines)
     return {
         "learner": learner,
         "enrolment": enrolment,

@@ -27,6 +27,7 @@ from picsweb import roles
 from picsweb.errors import ApplicationError
 from picsweb.task_queue import queue_on_commit
 
+from .. import record_match
 from ..audit import Actor, actor_user
 from ..client import MAX_PAGE_SIZE, Listing, MalformedItem, SmartAssessorError
 from ..client import Assessor as SAAssessor
@@ -256,11 +257,6 @@ def folded(text: str | None) -> str:
     return " ".join(plain.casefold().split())
 
 
-def _name_key(text: str | None) -> str:
-    """An organisation's name compared without its punctuation too ("Smith & Co." = "smith co")."""
-    return " ".join(re.sub(r"[^\w]+", " ", folded(text)).split())
-
-
 def _postcode_key(text: str | None) -> str:
     return re.sub(r"\s+", "", text or "").upper()
 
@@ -415,7 +411,10 @@ class _RecordKind:
 
 
 def _organisation_keys(name: str, postcode: str, edrs: str) -> list[str]:
-    return [_digits(edrs), f"{_name_key(name)}|{_postcode_key(postcode)}" if name else ""]
+    # The name compared as the enrolment preview compares it, so both call the same employers
+    # likely duplicates.
+    name_key = record_match.organisation_name_key(name)
+    return [_digits(edrs), f"{name_key}|{_postcode_key(postcode)}" if name else ""]
 
 
 _EMPLOYERS = _RecordKind(
