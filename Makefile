@@ -6,7 +6,11 @@ INSTALLED := $(VENV)/.installed
 # Demo only: the account the sandbox accepts, generated once per checkout (git-ignored var/).
 DEMO_ACCOUNT := var/sandbox-demo.env
 
-.PHONY: run test lint format chromium clean
+.PHONY: run test lint format chromium axe clean
+
+# axe-core, from npm, checks the pages' accessibility in the browser tests (tests/e2e/axe.py).
+AXE_VERSION := 4.10.3
+AXE := var/axe/node_modules/axe-core/axe.min.js
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +36,7 @@ run: $(INSTALLED) $(DEMO_ACCOUNT)
 # one worker. `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 3
 
-test: $(INSTALLED) chromium
+test: $(INSTALLED) chromium axe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -55,6 +59,17 @@ chromium:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else \
 			echo "Chromium is missing and cannot be installed here: browser tests will be skipped."; \
+		fi; \
+	fi
+
+# Installed when npm is here; without it the accessibility checks are skipped (failed under CI).
+axe:
+	@if [ ! -f $(AXE) ]; then \
+		if command -v npm >/dev/null 2>&1; then \
+			echo "Installing axe-core $(AXE_VERSION) for the accessibility checks"; \
+			npm install --silent --no-audit --no-fund --prefix var/axe axe-core@$(AXE_VERSION) >/dev/null; \
+		else \
+			echo "npm is missing: the accessibility checks will be skipped."; \
 		fi; \
 	fi
 

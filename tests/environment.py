@@ -19,6 +19,18 @@ CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/picsweb")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# `make test` installs axe-core from npm here (the Makefile's AXE).
+AXE = os.environ.get(
+    "AXE_PATH",
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "var",
+        "axe",
+        "node_modules",
+        "axe-core",
+        "axe.min.js",
+    ),
+)
 # Shared by the xdist workers of one run (they inherit the environment), new for every run.
 RUN_ID = os.environ.setdefault("PICSWEB_TEST_RUN", uuid.uuid4().hex[:8])
 
@@ -53,11 +65,13 @@ AVAILABLE = {
     "postgres": DATABASE == "PostgreSQL",
     "redis": _reachable(REDIS_URL),
     "browser": shutil.which(CHROMIUM) is not None,
+    "axe": os.path.isfile(AXE),
 }
 MISSING_REASONS = {
     "postgres": "needs PostgreSQL; this run is on SQLite (PostgreSQL not reachable or not chosen)",
     "redis": f"Redis is not reachable at {REDIS_URL}",
     "browser": f"Chromium is not installed at {CHROMIUM}",
+    "axe": f"axe-core is not installed at {AXE} (`make test` installs it with npm)",
 }
 
 
@@ -65,6 +79,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "postgres: needs PostgreSQL")
     config.addinivalue_line("markers", "redis: needs Redis")
     config.addinivalue_line("markers", "browser: drives Chromium")
+    config.addinivalue_line("markers", "axe: checks a page with axe-core (in Chromium)")
     missing = [MISSING_REASONS[name] for name, ok in AVAILABLE.items() if not ok]
     if CI and missing:
         raise pytest.UsageError("CI=true, so nothing may be skipped: " + "; ".join(missing))
