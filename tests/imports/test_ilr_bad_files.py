@@ -42,11 +42,13 @@ def _spoilt(tmp_path, old, new):
         (lambda tmp: _spoilt(tmp, "<Year>2526</Year>", "<Year>2425</Year>"), "year is 2425"),
         (
             lambda tmp: _spoilt(tmp, "<Sex>F</Sex>", "<Sex>F</Sex><Colour>blue</Colour>"),
-            "does not follow the ILR 2025-26 schema at line 12 (/Message/Learner)",
+            "schema at line 12, in Learner 1 (LearnRefNumber L0001): Element 'Colour': This "
+            "element is not expected",
         ),
         (
             lambda tmp: _spoilt(tmp, "<LearnRefNumber>L0001<", "<LearnRefNumber>L_0001<"),
-            "at line 12 (/Message/Learner/LearnRefNumber): value doesn't match any pattern",
+            "at line 12, in Learner 1 (LearnRefNumber L_0001): Element 'LearnRefNumber': "
+            "[facet 'pattern'] The value 'L_0001' is not accepted",
         ),
         (
             lambda tmp: ilr_files.write(
@@ -103,4 +105,5 @@ def test_an_xsd_error_names_the_line_of_the_element_in_a_file_of_many_learners(t
 
     with pytest.raises(IlrFileError) as refused:
         services.plan(path)
-    assert f"at line {wrong} (/Message/Learner[2]/DateOfBirth)" in str(refused.value)
+    assert f"at line {wrong}, in Learner 2 (LearnRefNumber " in str(refused.value)
+    assert "Element 'DateOfBirth': '2007-02-30' is not a valid value" in str(refused.value)
