@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import IlrImport, IlrImportedLearner, ImportAuditEntry
+from .models import IlrImport, IlrImportedLearner, IlrImportRow, ImportAuditEntry
 
 
 @admin.register(IlrImport)
@@ -21,3 +21,11 @@ class IlrImportedLearnerAdmin(admin.ModelAdmin):
 class ImportAuditEntryAdmin(admin.ModelAdmin):
     list_display = ["at", "action", "actor", "ilr_import"]
     readonly_fields = ["at", "action", "actor", "ilr_import", "details"]
+
+
+@admin.register(IlrImportRow)
+class IlrImportRowAdmin(admin.ModelAdmin):
+    list_display = ["ref", "outcome", "line", "ilr_import"]
+    list_filter = ["outcome"]
+    search_fields = ["ref"]
+    readonly_fields = [field.name for field in IlrImportRow._meta.fields]

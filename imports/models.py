@@ -5,9 +5,14 @@ from django.db import models
 
 
 class ImportState(models.TextChoices):
+    READING = "reading", "Reading the file"
     PREVIEWED = "previewed", "Previewed"
+    COMMITTING = "committing", "Importing"
     COMMITTED = "committed", "Committed"
     FAILED = "failed", "Failed"
+
+
+BUSY_STATES = (ImportState.READING, ImportState.COMMITTING)
 
 
 class IlrImport(models.Model):
@@ -25,6 +30,11 @@ class IlrImport(models.Model):
     state = models.CharField(max_length=20, choices=ImportState, default=ImportState.PREVIEWED)
     counts = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # Progress of the work in the background: learners in the file, and learners done.
+    total = models.PositiveIntegerField(null=True, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    # Touched after each batch; an import busy without it for long has lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -32,6 +42,10 @@ class IlrImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_state_display()})"
+
+    @property
+    def is_busy(self) -> bool:
+        return self.state in BUSY_STATES
 
 
 class IlrImportedLearner(models.Model):
@@ -48,6 +62,26 @@ class IlrImportedLearner(models.Model):
 
     def __str__(self) -> str:
         return self.ident
+
+
+class IlrImportRow(models.Model):
+    """What an import does (previewed) or did (committed) with one learner of its file."""
+
+    ilr_import = models.ForeignKey(IlrImport, on_delete=models.CASCADE, related_name="rows")
+    position = models.PositiveIntegerField()
+    ref = models.CharField("LearnRefNumber", max_length=12)
+    line = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20)
+    changes = models.JSONField(default=list, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["ilr_import", "position"]
+        indexes = [models.Index(fields=["ilr_import", "outcome", "position"])]
+        verbose_name = "ILR import row"
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.outcome}"
 
 
 class ImportAuditEntry(models.Model):

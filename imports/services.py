@@ -30,12 +30,13 @@ The mapping, where the ILR and the MIS differ:
 - Every other element is counted by name, not imported.
 """
 
+import copy
 import dataclasses
 import datetime
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,17 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from learners import services as learner_services
 from learners import validators
 from learners.models import (
+    BreakInLearning,
     Learner,
+    LearnerQualification,
     LearnerStatus,
     Organisation,
     Placement,
@@ -58,9 +63,17 @@ from learners.models import (
     QualificationStatus,
     Sex,
 )
+from picsweb.task_queue import queue_on_commit
 
 from . import ilr
-from .models import IlrImport, IlrImportedLearner, ImportAuditEntry, ImportState
+from .models import (
+    BUSY_STATES,
+    IlrImport,
+    IlrImportedLearner,
+    IlrImportRow,
+    ImportAuditEntry,
+    ImportState,
+)
 
 BATCH = 200
 PLACEHOLDER_POSTCODE = "ZZ99 9ZZ"
@@ -111,6 +124,7 @@ class Row:
     changes: list[tuple[str, Any, Any]] = dataclasses.field(default_factory=list)
     reasons: list[str] = dataclasses.field(default_factory=list)
     snapshot: Snapshot | None = None
+    ident: str = ""  # the MIS's Learner Ident: the stored one's letter case, else ``ref``
 
 
 @dataclasses.dataclass
@@ -123,7 +137,7 @@ class Plan:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "learners": len(self.rows),
+            "learners": self.counts.total(),
             "deliveries": self.deliveries,
             **{outcome: self.counts[outcome] for outcome in OUTCOMES},
             "ignored": dict(self.ignored),
@@ -256,17 +270,18 @@ def _snapshot(learner: ilr.IlrLearner, catalogue: _Catalogue, missing: Counter[s
 
 
 def _current(record: Learner, like: Snapshot) -> Snapshot:
-    """The MIS's values for the learner, in the snapshot's form, for the keys ``like`` has."""
+    """The MIS's values for the learner, in the snapshot's form, for the keys ``like`` has.
+    Reads the learner's prefetched qualifications (with their breaks) and placements."""
     learner = {}
     for name in LEARNER_FIELDS:
         value = getattr(record, name)
         learner[name] = _iso(value) if name in DATE_FIELDS else value
     qualifications = {}
-    for held in record.qualifications.select_related("qualification"):
+    for held in record.qualifications.all():
         key = f"{held.qualification.reference}|{_iso(held.start_date)}"
         if key not in like["qualifications"]:
             continue
-        brk = held.breaks.order_by("start_date").first()
+        brk = min(held.breaks.all(), key=lambda brk: brk.start_date, default=None)
         qualifications[key] = {
             "reference": held.qualification.reference,
             "start_date": _iso(held.start_date),
@@ -277,7 +292,7 @@ def _current(record: Learner, like: Snapshot) -> Snapshot:
             "break_end": _iso(brk.end_date) if brk else None,
         }
     placements = {}
-    for placement in record.placements.select_related("organisation"):
+    for placement in record.placements.all():
         key = f"{placement.organisation.edrs_number}|{_iso(placement.start_date)}"
         if key in like["placements"]:
             placements[key] = {
@@ -306,85 +321,163 @@ def _changes(old: Snapshot | None, new: Snapshot) -> list[tuple[str, Any, Any]]:
 
 
 def _mis_refusals(snapshot: Snapshot, record: Learner | None) -> list[str]:
-    """The MIS's own rules on the learner's record (full_clean), checked before anything is
-    written, so the preview shows what the commit would refuse."""
-    candidate = record or Learner()
+    """The MIS's own rules on the learner's record (``full_clean`` but for uniqueness, which
+    the batch checks at once), so the preview shows what the commit would refuse."""
+    candidate = copy.copy(record) if record is not None else Learner()
     for name, value in snapshot["learner"].items():
         if name in DATE_FIELDS and value:
             value = datetime.date.fromisoformat(value)
         setattr(candidate, name, value)
+    references = [record["reference"] for record in snapshot["qualifications"].values()]
+    twice = sorted({reference for reference in references if references.count(reference) > 1})
+    found = [
+        f"MIS_QualificationOnce: the aim {reference} is in the file twice with different "
+        "start dates, not as a restart after a break; a learner holds a qualification once."
+        for reference in twice
+    ]
     try:
-        candidate.full_clean()
+        candidate.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as error:
-        return [
+        found += [
             f"MIS_{field} : {' '.join(messages)}" for field, messages in error.message_dict.items()
         ]
-    finally:
-        if record is not None:
-            record.refresh_from_db()
+    return found
+
+
+class _Batch:
+    """What the database holds for one batch of the file's learners, read in a few queries."""
+
+    def __init__(self, learners: list[ilr.IlrLearner], ulns: list[str]) -> None:
+        refs = [learner.ref.lower() for learner in learners]
+        found = (
+            Learner.objects.annotate(lowered=Lower("ident"))
+            .filter(lowered__in=refs)
+            .prefetch_related(
+                Prefetch(
+                    "qualifications",
+                    queryset=LearnerQualification.objects.select_related(
+                        "qualification"
+                    ).prefetch_related("breaks"),
+                ),
+                Prefetch("placements", queryset=Placement.objects.select_related("organisation")),
+            )
+        )
+        self.learners = {learner.ident.lower(): learner for learner in found}
+        idents = [learner.ident for learner in self.learners.values()]
+        self.imported = {
+            imported.ident: imported.values
+            for imported in IlrImportedLearner.objects.filter(ident__in=idents)
+        }
+        self.uln_owners = dict(
+            Learner.objects.filter(uln__in=[uln for uln in ulns if uln]).values_list("uln", "ident")
+        )
+
+
+def _plan_batch(
+    learners: list[ilr.IlrLearner], catalogue: _Catalogue, tally: dict[str, Any]
+) -> list[Row]:
+    planned: list[tuple[ilr.IlrLearner, list[str], Snapshot | None]] = []
+    for learner in learners:
+        tally["deliveries"] += len(learner.deliveries)
+        tally["ignored"].update(learner.ignored)
+        refusals = [str(refusal) for refusal in ilr.refusals(learner)]
+        snapshot = None if refusals else _snapshot(learner, catalogue, tally["missing"])
+        planned.append((learner, refusals, snapshot))
+    ulns = [snapshot["learner"]["uln"] for _, _, snapshot in planned if snapshot]
+    batch = _Batch(learners, ulns)
+    rows = []
+    for learner, refusals, snapshot in planned:
+        if snapshot is not None:
+            refusals = _uln_refusals(learner, snapshot, batch, tally["ulns"])
+        if snapshot is None or refusals:
+            rows.append(Row(learner.ref, learner.line, REFUSED, reasons=refusals))
+            continue
+        rows.append(_row(learner, snapshot, batch))
+    return rows
+
+
+def _uln_refusals(
+    learner: ilr.IlrLearner, snapshot: Snapshot, batch: _Batch, seen: dict[str, str]
+) -> list[str]:
+    uln = snapshot["learner"]["uln"]
+    if not uln:
+        return []
+    if uln in seen:
+        return [
+            f"MIS_ULNUnique (line {learner.line}): the ULN {uln} is LearnRefNumber "
+            f"{seen[uln]}'s already; a ULN belongs to one learner in the MIS."
+        ]
+    seen[uln] = learner.ref
+    owner = batch.uln_owners.get(uln)
+    if owner is not None and owner.lower() != learner.ref.lower():
+        return [
+            f"MIS_ULNUnique (line {learner.line}): the ULN {uln} is recorded for the MIS's "
+            f"learner {owner} already; a ULN belongs to one learner only."
+        ]
     return []
 
 
-def _rows(path: Path, plan_counts: dict[str, Any]) -> Iterator[Row]:
-    catalogue = _Catalogue()
-    ulns: dict[str, str] = {}
-    for learner in ilr.learners(path):
-        plan_counts["deliveries"] += len(learner.deliveries)
-        plan_counts["ignored"].update(learner.ignored)
-        refusals = [str(refusal) for refusal in ilr.refusals(learner)]
-        if refusals:
-            yield Row(learner.ref, learner.line, REFUSED, reasons=refusals)
-            continue
-        snapshot = _snapshot(learner, catalogue, plan_counts["missing"])
-        uln = snapshot["learner"]["uln"]
-        if uln and uln in ulns:
-            yield Row(
-                learner.ref,
-                learner.line,
-                REFUSED,
-                reasons=[
-                    f"MIS_ULNUnique (line {learner.line}): the ULN {uln} is LearnRefNumber "
-                    f"{ulns[uln]}'s already; a ULN belongs to one learner in the MIS."
-                ],
-            )
-            continue
-        if uln:
-            ulns[uln] = learner.ref
-        record = Learner.objects.filter(ident__iexact=learner.ref).first()
-        mis = _mis_refusals(snapshot, record)
-        if mis:
-            yield Row(learner.ref, learner.line, REFUSED, reasons=mis)
-            continue
-        if record is None:
-            yield Row(learner.ref, learner.line, NEW, _changes(None, snapshot), snapshot=snapshot)
-            continue
-        current = _current(record, snapshot)
-        changes = _changes(current, snapshot)
-        last = IlrImportedLearner.objects.filter(ident=record.ident).first()
+def _row(learner: ilr.IlrLearner, snapshot: Snapshot, batch: _Batch) -> Row:
+    record = batch.learners.get(learner.ref.lower())
+    ident = learner.ref if record is None else record.ident
+    if record is None:
+        changes = _changes(None, snapshot)
+    else:
+        changes = _changes(_current(record, snapshot), snapshot)
         if not changes:
-            yield Row(learner.ref, learner.line, UNCHANGED, snapshot=snapshot)
-        elif last is None or _changes(_current(record, last.values), last.values):
+            return Row(learner.ref, learner.line, UNCHANGED, snapshot=snapshot, ident=ident)
+        last = batch.imported.get(record.ident)
+        if last is None or _changes(_current(record, last), last):
             why = (
                 "in the MIS already, not from an import"
                 if last is None
                 else "edited in the MIS since the last import"
             )
-            yield Row(learner.ref, learner.line, CONFLICT, changes, reasons=[why])
-        else:
-            yield Row(learner.ref, learner.line, CHANGED, changes, snapshot=snapshot)
+            return Row(learner.ref, learner.line, CONFLICT, changes, reasons=[why], ident=ident)
+    mis = _mis_refusals(snapshot, record)
+    if mis:
+        return Row(learner.ref, learner.line, REFUSED, reasons=mis, ident=ident)
+    outcome = NEW if record is None else CHANGED
+    return Row(learner.ref, learner.line, outcome, changes, snapshot=snapshot, ident=ident)
 
 
-def plan(path: Path) -> Plan:
-    """What importing the file would do; writes nothing. IlrFileError if the file is bad."""
+OnBatch = Callable[[list[Row]], None]
+
+
+def _planned_batches(path: Path, tally: dict[str, Any]) -> Iterator[list[Row]]:
+    """The file's learners planned BATCH at a time, as they are read; the file is checked
+    first (``ilr.check``)."""
+    catalogue = _Catalogue()
+    read = ilr.learners(path)
+    while learners := list(islice(read, BATCH)):
+        yield _plan_batch(learners, catalogue, tally)
+
+
+def _tally() -> dict[str, Any]:
+    return {"deliveries": 0, "ignored": Counter(), "missing": Counter(), "ulns": {}}
+
+
+def plan(path: Path, *, on_batch: OnBatch | None = None) -> Plan:
+    """What importing the file would do; writes nothing. IlrFileError if the file is bad.
+
+    ``on_batch`` is given each batch's rows as they are planned; without it the rows are kept
+    in the plan (without their snapshots), with it only the counts are."""
     ilr.check(path)
-    counts: dict[str, Any] = {"deliveries": 0, "ignored": Counter(), "missing": Counter()}
-    rows = list(_rows(path, counts))
+    tally = _tally()
+    rows: list[Row] = []
+    counts: Counter[str] = Counter()
+    for batch in _planned_batches(path, tally):
+        counts.update(row.outcome for row in batch)
+        if on_batch is not None:
+            on_batch(batch)
+        else:
+            rows += [dataclasses.replace(row, snapshot=None) for row in batch]
     return Plan(
         rows=rows,
-        counts=Counter(row.outcome for row in rows),
-        ignored=counts["ignored"],
-        not_in_catalogue=counts["missing"],
-        deliveries=counts["deliveries"],
+        counts=counts,
+        ignored=tally["ignored"],
+        not_in_catalogue=tally["missing"],
+        deliveries=tally["deliveries"],
     )
 
 
@@ -396,91 +489,149 @@ def _day(value: str) -> datetime.date:
     return datetime.date.fromisoformat(value)
 
 
-def _organisation(edrs_number: str) -> Organisation:
-    found = Organisation.objects.filter(edrs_number=edrs_number).first()
-    if found is not None:
-        return found
-    return learner_services.organisation_create(
-        data={
-            "name": f"EDRS {edrs_number} (from the ILR)",
-            "edrs_number": edrs_number,
-            "address_line1": PLACEHOLDER_ADDRESS,
-            "postcode": PLACEHOLDER_POSTCODE,
-        }
-    )
+class _Writer:
+    """Writes a batch's new and changed learners: the new in bulk (``learners_create``), the
+    changed one by one through the learners' services, so their subscribers hear of each
+    change (a learner in Smart Assessor has its changes sent)."""
 
+    def __init__(self) -> None:
+        self.qualifications = {q.reference: q for q in Qualification.objects.all()}
+        self.organisations: dict[str, Organisation] = {}
 
-def _write_qualification(learner: Learner, record: dict[str, Any]) -> None:
-    qualification = Qualification.objects.get(reference=record["reference"])
-    start = _day(record["start_date"])
-    on_break = record["status"] == QualificationStatus.BREAK_IN_LEARNING
-    data = {
-        "qualification": qualification,
-        "start_date": start,
-        "planned_end_date": _date(record["planned_end_date"]),
-        "actual_end_date": _date(record["actual_end_date"]),
-    }
-    if not on_break and not record["break_start"]:
-        data["status"] = record["status"]
-    existing = learner.qualifications.filter(qualification=qualification, start_date=start).first()
-    if existing is None:
-        existing = learner_services.learner_qualification_create(
-            learner=learner,
-            data={**data, "status": data.get("status", QualificationStatus.IN_PROGRESS)},
-        )
-    else:
-        existing = learner_services.learner_qualification_update(
-            learner_qualification=existing, data=data
-        )
-    brk = existing.breaks.order_by("start_date").first()
-    if record["break_start"] and brk is None:
-        brk = learner_services.learner_qualification_break_start(
-            learner_qualification=existing, start_date=_day(record["break_start"])
-        )
-    if record["break_end"] and brk is not None and brk.end_date is None:
-        learner_services.learner_qualification_break_end(
-            brk=brk, end_date=_day(record["break_end"])
-        )
-        if record["status"] != QualificationStatus.IN_PROGRESS:
-            learner_services.learner_qualification_update(
-                learner_qualification=existing, data={"status": record["status"]}
+    def organisation(self, edrs_number: str) -> Organisation:
+        found = self.organisations.get(edrs_number)
+        if found is None:
+            found = Organisation.objects.filter(edrs_number=edrs_number).first()
+        if found is None:
+            found = learner_services.organisation_create(
+                data={
+                    "name": f"EDRS {edrs_number} (from the ILR)",
+                    "edrs_number": edrs_number,
+                    "address_line1": PLACEHOLDER_ADDRESS,
+                    "postcode": PLACEHOLDER_POSTCODE,
+                }
             )
+        self.organisations[edrs_number] = found
+        return found
+
+    def write(self, rows: list[Row]) -> None:
+        """Write the batch in one transaction; if the bulk write is refused (someone wrote a
+        learner meanwhile), each learner is written alone and a refused one says why."""
+        new = [row for row in rows if row.outcome == NEW]
+        try:
+            with transaction.atomic():
+                learner_services.learners_create(records=[self._new(row) for row in new])
+        except (ValidationError, IntegrityError):
+            for row in new:
+                self._alone(row)
+        for row in rows:
+            if row.outcome == CHANGED:
+                self._alone(row)
+
+    def _alone(self, row: Row) -> None:
+        assert row.snapshot is not None
+        try:
+            with transaction.atomic():
+                self._update(row.snapshot)
+        except (ValidationError, IntegrityError) as error:
+            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+            row.outcome, row.reasons, row.snapshot = REFUSED, [f"MIS: {m}" for m in messages], None
+
+    def _new(self, row: Row) -> learner_services.NewLearner:
+        assert row.snapshot is not None
+        snapshot = row.snapshot
+        learner = Learner(**_learner_data(snapshot))
+        qualifications = []
+        for record in snapshot["qualifications"].values():
+            held = LearnerQualification(
+                qualification=self.qualifications[record["reference"]],
+                start_date=_day(record["start_date"]),
+                planned_end_date=_day(record["planned_end_date"]),
+                actual_end_date=_date(record["actual_end_date"]),
+                status=record["status"],
+            )
+            brk = None
+            if record["break_start"]:
+                brk = BreakInLearning(
+                    start_date=_day(record["break_start"]), end_date=_date(record["break_end"])
+                )
+            qualifications.append((held, brk))
+        placements = [
+            Placement(
+                organisation=self.organisation(placement["edrs_number"]),
+                start_date=_day(placement["start_date"]),
+                end_date=_date(placement["end_date"]),
+            )
+            for placement in snapshot["placements"].values()
+        ]
+        return learner_services.NewLearner(learner, qualifications, placements)
+
+    def _update(self, snapshot: Snapshot) -> None:
+        data = _learner_data(snapshot)
+        record = Learner.objects.get(ident__iexact=data["ident"])
+        record = learner_services.learner_update(learner=record, data=data)
+        for qualification in snapshot["qualifications"].values():
+            self._qualification(record, qualification)
+        for placement in snapshot["placements"].values():
+            organisation = self.organisation(placement["edrs_number"])
+            start = _day(placement["start_date"])
+            existing = Placement.objects.filter(
+                learner=record, organisation=organisation, start_date=start
+            ).first()
+            values = {
+                "organisation": organisation,
+                "start_date": start,
+                "end_date": _date(placement["end_date"]),
+            }
+            if existing is None:
+                learner_services.placement_create(learner=record, data=values)
+            else:
+                learner_services.placement_update(placement=existing, data=values)
+
+    def _qualification(self, learner: Learner, record: dict[str, Any]) -> None:
+        qualification = self.qualifications[record["reference"]]
+        start = _day(record["start_date"])
+        on_break = record["status"] == QualificationStatus.BREAK_IN_LEARNING
+        data = {
+            "qualification": qualification,
+            "start_date": start,
+            "planned_end_date": _date(record["planned_end_date"]),
+            "actual_end_date": _date(record["actual_end_date"]),
+        }
+        if not on_break and not record["break_start"]:
+            data["status"] = record["status"]
+        existing = learner.qualifications.filter(
+            qualification=qualification, start_date=start
+        ).first()
+        if existing is None:
+            existing = learner_services.learner_qualification_create(
+                learner=learner,
+                data={**data, "status": data.get("status", QualificationStatus.IN_PROGRESS)},
+            )
+        else:
+            existing = learner_services.learner_qualification_update(
+                learner_qualification=existing, data=data
+            )
+        brk = existing.breaks.order_by("start_date").first()
+        if record["break_start"] and brk is None:
+            brk = learner_services.learner_qualification_break_start(
+                learner_qualification=existing, start_date=_day(record["break_start"])
+            )
+        if record["break_end"] and brk is not None and brk.end_date is None:
+            learner_services.learner_qualification_break_end(
+                brk=brk, end_date=_day(record["break_end"])
+            )
+            if record["status"] != QualificationStatus.IN_PROGRESS:
+                learner_services.learner_qualification_update(
+                    learner_qualification=existing, data={"status": record["status"]}
+                )
 
 
-def _write(snapshot: Snapshot) -> Learner:
-    data = {
+def _learner_data(snapshot: Snapshot) -> dict[str, Any]:
+    return {
         name: _date(value) if name in DATE_FIELDS else value
         for name, value in snapshot["learner"].items()
     }
-    record = Learner.objects.filter(ident__iexact=data["ident"]).first()
-    if record is None:
-        record = learner_services.learner_create(data=data)
-    else:
-        record = learner_services.learner_update(learner=record, data=data)
-    for qualification in snapshot["qualifications"].values():
-        _write_qualification(record, qualification)
-    for placement in snapshot["placements"].values():
-        organisation = _organisation(placement["edrs_number"])
-        start = _day(placement["start_date"])
-        existing = Placement.objects.filter(
-            learner=record, organisation=organisation, start_date=start
-        ).first()
-        data = {
-            "organisation": organisation,
-            "start_date": start,
-            "end_date": _date(placement["end_date"]),
-        }
-        if existing is None:
-            learner_services.placement_create(learner=record, data=data)
-        else:
-            learner_services.placement_update(placement=existing, data=data)
-    return record
-
-
-def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, BATCH)):
-        yield batch
 
 
 def sha256(path: Path) -> str:
@@ -492,42 +643,44 @@ def sha256(path: Path) -> str:
 
 
 def commit(
-    path: Path, *, user: User | None, file_name: str, record: IlrImport | None = None
+    path: Path,
+    *,
+    user: User | None,
+    file_name: str,
+    record: IlrImport | None = None,
+    on_batch: OnBatch | None = None,
 ) -> IlrImport:
-    """Plan the file again and write its new and changed learners, BATCH learners to a
-    transaction; conflicts and refusals are left as they are. The import is recorded and
-    audited (in ``record`` when the upload made it), and a bad file is recorded as failed with
-    its message (IlrFileError raised)."""
+    """Check the whole file, then plan and write it BATCH learners at a time, a transaction
+    each, holding one batch in memory; conflicts and refusals are left as they are. The
+    import is recorded and audited (in ``record`` when the upload made it), and a bad file is
+    recorded as failed with its message (IlrFileError raised), nothing written.
+
+    ``on_batch`` is given each batch's rows once written, with their outcomes."""
     actor = user
     if record is None:
         record = IlrImport.objects.create(user=actor, file_name=file_name, sha256=sha256(path))
     try:
-        planned = plan(path)
+        total = ilr.check(path)["learners"]
     except ilr.IlrFileError as error:
-        record.state, record.message = ImportState.FAILED, str(error)
-        record.save(update_fields=["state", "message"])
-        ImportAuditEntry.objects.create(
-            actor=actor,
-            action="ilr_import_failed",
-            ilr_import=record,
-            details={"message": str(error)},
-        )
+        _failed(record, actor, str(error))
         raise
-    for batch in _batches(planned.rows):
+    record.total, record.state = total, ImportState.COMMITTING
+    record.save(update_fields=["total", "state"])
+    tally = _tally()
+    counts: Counter[str] = Counter()
+    writer = _Writer()
+    for batch in _planned_batches(path, tally):
         with transaction.atomic():
-            for row in batch:
-                if row.snapshot is None:
-                    continue
-                if row.outcome in (NEW, CHANGED):
-                    learner = _write(row.snapshot)
-                else:
-                    learner = Learner.objects.get(ident__iexact=row.ref)
-                IlrImportedLearner.objects.update_or_create(
-                    ident=learner.ident, defaults={"values": row.snapshot, "ilr_import": record}
-                )
+            writer.write(batch)
+            _remember(batch, record)
+        counts.update(row.outcome for row in batch)
+        if on_batch is not None:
+            on_batch(batch)
     record.state = ImportState.COMMITTED
     record.committed_at = timezone.now()
-    record.counts = planned.summary()
+    record.counts = Plan(
+        [], counts, tally["ignored"], tally["missing"], tally["deliveries"]
+    ).summary()
     record.save(update_fields=["state", "committed_at", "counts"])
     ImportAuditEntry.objects.create(
         actor=actor, action="ilr_import_committed", ilr_import=record, details=record.counts
@@ -535,13 +688,41 @@ def commit(
     return record
 
 
+def _failed(record: IlrImport, actor: User | None, message: str) -> None:
+    record.state, record.message = ImportState.FAILED, message
+    record.save(update_fields=["state", "message"])
+    ImportAuditEntry.objects.create(
+        actor=actor, action="ilr_import_failed", ilr_import=record, details={"message": message}
+    )
+
+
+def _remember(rows: list[Row], record: IlrImport) -> None:
+    """Keep the values written (or found unchanged) for each learner, for the next import."""
+    IlrImportedLearner.objects.bulk_create(
+        [
+            IlrImportedLearner(ident=row.ident, values=row.snapshot, ilr_import=record)
+            for row in rows
+            if row.snapshot is not None
+        ],
+        update_conflicts=True,
+        unique_fields=["ident"],
+        update_fields=["values", "ilr_import"],
+    )
+
+
 def _stored(record: IlrImport) -> Path:
     return Path(settings.ILR_UPLOAD_DIR) / record.stored_name
 
 
+# An import busy for this long since its last batch has lost its worker (a batch takes
+# about a second).
+STALLED = datetime.timedelta(minutes=5)
+
+
 def upload_store(*, upload: UploadedFile, user: User) -> IlrImport:
     """Keep an uploaded file for its preview and commit, under a name of our own (never the
-    uploader's) in ILR_UPLOAD_DIR; the file name is recorded only as the import's label."""
+    uploader's) in ILR_UPLOAD_DIR, and queue its preview; the file name is recorded only as
+    the import's label."""
     if upload.size is not None and upload.size > settings.ILR_MAX_BYTES:
         raise ilr.IlrFileError(
             f"The file is {upload.size:,} bytes, more than the limit of "
@@ -553,37 +734,142 @@ def upload_store(*, upload: UploadedFile, user: User) -> IlrImport:
     with (folder / name).open("wb") as stored:
         for chunk in upload.chunks():
             stored.write(chunk)
-    record = IlrImport.objects.create(
-        user=user,
-        file_name=(upload.name or "")[:255],
-        sha256=sha256(folder / name),
-        stored_name=name,
-    )
-    ImportAuditEntry.objects.create(actor=user, action="ilr_uploaded", ilr_import=record)
+    with transaction.atomic():
+        record = IlrImport.objects.create(
+            user=user,
+            file_name=(upload.name or "")[:255],
+            sha256=sha256(folder / name),
+            stored_name=name,
+            state=ImportState.READING,
+            heartbeat_at=timezone.now(),
+        )
+        ImportAuditEntry.objects.create(actor=user, action="ilr_uploaded", ilr_import=record)
+        from . import tasks  # the tasks call these services
+
+        queue_on_commit(tasks.preview_build, record.pk)
     return record
 
 
-def upload_plan(*, record: IlrImport) -> Plan:
-    """The preview of an upload waiting for its commit; a bad file is recorded as failed and
-    its stored copy dropped, as nothing can come of it."""
-    path = _stored(record)
-    try:
-        return plan(path)
-    except ilr.IlrFileError as error:
-        path.unlink(missing_ok=True)
-        record.state, record.message, record.stored_name = ImportState.FAILED, str(error), ""
-        record.save(update_fields=["state", "message", "stored_name"])
-        raise
+def _claim(record: IlrImport, state: ImportState) -> bool:
+    """Take a busy import for this worker: one worker only, whatever the broker delivers."""
+    claimed = IlrImport.objects.filter(
+        pk=record.pk, state=state, heartbeat_at=record.heartbeat_at
+    ).update(heartbeat_at=timezone.now(), done=0)
+    record.refresh_from_db()
+    return claimed == 1
 
 
-def upload_commit(*, record: IlrImport, user: User) -> IlrImport:
-    """Commit an upload once, then drop the stored file."""
-    if record.state != ImportState.PREVIEWED or not record.stored_name:
-        raise ilr.IlrFileError("This import has been committed or has failed already.")
-    path = _stored(record)
-    try:
-        return commit(path, user=user, file_name=record.file_name, record=record)
-    finally:
-        path.unlink(missing_ok=True)
+def _rows_store(record: IlrImport) -> OnBatch:
+    """Keep each batch's rows for the page, and count them as done."""
+
+    def store(rows: list[Row]) -> None:
+        IlrImportRow.objects.bulk_create(
+            IlrImportRow(
+                ilr_import=record,
+                position=record.done + index,
+                ref=row.ref,
+                line=row.line,
+                outcome=row.outcome,
+                changes=[] if row.outcome == NEW else row.changes,
+                reasons=row.reasons,
+            )
+            for index, row in enumerate(rows)
+        )
+        record.done += len(rows)
+        record.heartbeat_at = timezone.now()
+        record.save(update_fields=["done", "heartbeat_at"])
+
+    return store
+
+
+def _drop_file(record: IlrImport) -> None:
+    if record.stored_name:
+        _stored(record).unlink(missing_ok=True)
         record.stored_name = ""
         record.save(update_fields=["stored_name"])
+
+
+def preview_build(*, import_id: int) -> None:
+    """Build an upload's preview in the background: the file checked whole, then each
+    learner's row stored batch by batch, ``done`` of ``total`` as it goes. A bad file ends
+    the import failed with its message, and its stored copy is dropped."""
+    record = IlrImport.objects.filter(pk=import_id, state=ImportState.READING).first()
+    if record is None or not _claim(record, ImportState.READING):
+        return
+    path = _stored(record)
+    try:
+        record.total = ilr.check(path)["learners"]
+        record.save(update_fields=["total"])
+        record.rows.all().delete()
+        planned = plan(path, on_batch=_rows_store(record))
+    except ilr.IlrFileError as error:
+        _failed(record, record.user, str(error))
+        _drop_file(record)
+        return
+    record.state, record.counts = ImportState.PREVIEWED, planned.summary()
+    record.save(update_fields=["state", "counts"])
+
+
+def upload_commit(*, record: IlrImport, user: User) -> None:
+    """Queue the commit of a previewed upload, once: a second click finds it taken."""
+    with transaction.atomic():
+        taken = IlrImport.objects.filter(
+            pk=record.pk, state=ImportState.PREVIEWED, stored_name=record.stored_name
+        ).exclude(stored_name="")
+        if not taken.update(state=ImportState.COMMITTING, heartbeat_at=timezone.now(), done=0):
+            raise ilr.IlrFileError("This import has been committed or has failed already.")
+        ImportAuditEntry.objects.create(actor=user, action="ilr_commit_asked", ilr_import=record)
+        from . import tasks
+
+        queue_on_commit(tasks.commit_run, record.pk, user.pk)
+
+
+def commit_run(*, import_id: int, user_id: int | None) -> None:
+    """Commit a previewed upload in the background; its rows become the outcome of each
+    learner, and the stored file is dropped at the end, whatever happened."""
+    record = IlrImport.objects.filter(pk=import_id, state=ImportState.COMMITTING).first()
+    if record is None or not _claim(record, ImportState.COMMITTING):
+        return
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    record.rows.all().delete()
+    try:
+        commit(
+            _stored(record),
+            user=user,
+            file_name=record.file_name,
+            record=record,
+            on_batch=_rows_store(record),
+        )
+    except ilr.IlrFileError:
+        pass  # recorded as failed by commit, with its message
+    finally:
+        _drop_file(record)
+
+
+def imports_sweep() -> int:
+    """Fail the imports whose worker stopped (no batch for STALLED), saying what was kept and
+    what to do; returns how many."""
+    stalled = IlrImport.objects.filter(
+        state__in=BUSY_STATES, heartbeat_at__lt=timezone.now() - STALLED
+    )
+    for record in stalled:
+        if record.state == ImportState.READING:
+            message = (
+                "The preview stopped before it finished (the server may have restarted). "
+                "Nothing was written: upload the file again."
+            )
+        else:
+            message = (
+                f"The import stopped after {record.done:,} of {record.total or 0:,} learners "
+                "(the server may have restarted). What was written is kept: upload the same "
+                "file again to import the rest; the learners written already show as "
+                "unchanged."
+            )
+        if IlrImport.objects.filter(pk=record.pk, state=record.state).update(
+            state=ImportState.FAILED, message=message
+        ):
+            ImportAuditEntry.objects.create(
+                action="ilr_import_stalled", ilr_import=record, details={"message": message}
+            )
+            _drop_file(record)
+    return len(stalled)

@@ -1,4 +1,5 @@
-"""The ILR import's pages (F32): upload, preview, commit. Integration admins only."""
+"""The ILR import's pages (F32): upload, the preview built in the background, commit. Integration
+admins only."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from picsweb import roles
 
@@ -15,6 +17,13 @@ from .ilr import IlrFileError
 from .models import IlrImport, ImportState
 
 PAGE_SIZE = 50
+OUTCOME_LABELS = {
+    services.NEW: "New",
+    services.CHANGED: "Changed",
+    services.UNCHANGED: "Unchanged",
+    services.CONFLICT: "Conflicts",
+    services.REFUSED: "Refused",
+}
 
 
 def _allowed(request: HttpRequest) -> None:
@@ -37,24 +46,43 @@ def ilr_upload(request: HttpRequest) -> HttpResponse:
                 messages.error(request, str(error))
             else:
                 return redirect("imports:ilr_preview", pk=record.pk)
-    recent = IlrImport.objects.all()[:10]
+    recent = IlrImport.objects.select_related("user")[:10]
     return render(request, "imports/ilr_upload.html", {"section": "imports", "recent": recent})
 
 
 @login_required
 def ilr_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The import as it stands: its progress while busy; then its counts and a row per learner
+    (what the commit would do, or did), filtered by outcome; the Commit button on a preview."""
     _allowed(request)
     record = get_object_or_404(IlrImport, pk=pk)
-    if record.state != ImportState.PREVIEWED or not record.stored_name:
-        return render(request, "imports/ilr_result.html", {"section": "imports", "record": record})
-    try:
-        plan = services.upload_plan(record=record)
-    except IlrFileError as error:
-        messages.error(request, str(error))
-        return redirect("imports:ilr_upload")
-    page = Paginator(plan.rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"section": "imports", "record": record, "summary": plan.summary(), "page": page}
+    outcome = request.GET.get("outcome", "")
+    rows = record.rows.all()
+    if outcome in OUTCOME_LABELS:
+        rows = rows.filter(outcome=outcome)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "section": "imports",
+        "record": record,
+        "summary": record.counts,
+        "page": page,
+        "outcome": outcome,
+        "outcomes": [
+            (key, label, record.counts.get(key, 0)) for key, label in OUTCOME_LABELS.items()
+        ],
+        "can_commit": record.state == ImportState.PREVIEWED and bool(record.stored_name),
+    }
     return render(request, "imports/ilr_preview.html", context)
+
+
+@login_required
+def ilr_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress of a busy import, polled by its page; once done the page reloads."""
+    _allowed(request)
+    record = get_object_or_404(IlrImport, pk=pk)
+    if not record.is_busy:
+        return HttpResponseClientRefresh()
+    return render(request, "imports/_ilr_progress.html", {"record": record})
 
 
 @login_required
@@ -66,6 +94,4 @@ def ilr_commit(request: HttpRequest, pk: int) -> HttpResponse:
         services.upload_commit(record=record, user=request.user)  # type: ignore[arg-type]
     except IlrFileError as error:
         messages.error(request, str(error))
-        return redirect("imports:ilr_upload")
-    messages.success(request, f"The ILR file {record.file_name} is imported.")
     return redirect("imports:ilr_preview", pk=record.pk)

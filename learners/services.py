@@ -8,12 +8,14 @@ officer role or a break in learning sends ``learners.signals.record_saved`` or
 ``record_deleted`` inside it (the module's docstring is the contract).
 """
 
+import dataclasses
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.functions import Lower
 from django.utils import formats, timezone
 
 from . import signals
@@ -341,3 +343,96 @@ def review_create(*, learner: Learner, data: Mapping[str, Any]) -> Review:
 
 def review_update(*, review: Review, data: Mapping[str, Any]) -> Review:
     return _save(review, data)
+
+
+@dataclasses.dataclass
+class NewLearner:
+    """A learner to create with its qualifications (each with the break it may have had) and
+    placements, for ``learners_create``. The records are unsaved; the learner's are set on
+    them when it is written."""
+
+    learner: Learner
+    qualifications: list[tuple[LearnerQualification, BreakInLearning | None]]
+    placements: list[Placement]
+
+
+# Set by learners_create itself, or checked against the stored records in one query.
+_BULK_EXCLUDE = ["learner", "qualification", "organisation", "learner_qualification"]
+
+
+def learners_create(*, records: Sequence[NewLearner]) -> None:
+    """Create many learners with their records in a few statements, for an import.
+
+    Each record is validated as ``_save`` validates it (``full_clean``), except what costs a
+    query a record: the learners' idents and ULNs are checked against the stored learners and
+    each other in two queries, the related records are the caller's, and the check
+    constraints (which the models' ``clean`` states as well) are left to the database. A
+    ValidationError names the learner's ident; nothing is written then. ``record_saved`` is
+    sent for each record created, learner first, as the one-by-one services send it.
+
+    A qualification with a break still open is created Break in learning, with the break.
+    """
+    with transaction.atomic():
+        _bulk_validate(records)
+        learners = Learner.objects.bulk_create([record.learner for record in records])
+        held = []
+        for record, learner in zip(records, learners, strict=True):
+            for qualification, _ in record.qualifications:
+                qualification.learner = learner
+                held.append(qualification)
+            for placement in record.placements:
+                placement.learner = learner
+        LearnerQualification.objects.bulk_create(held)
+        breaks = []
+        for record in records:
+            for qualification, brk in record.qualifications:
+                if brk is not None:
+                    brk.learner_qualification = qualification  # saved now: its id is known
+                    _bulk_clean(brk, record.learner.ident)
+                    breaks.append(brk)
+        BreakInLearning.objects.bulk_create(breaks)
+        Placement.objects.bulk_create([p for record in records for p in record.placements])
+        for record in records:
+            _created(record.learner)
+            for qualification, brk in record.qualifications:
+                if brk is not None:
+                    _created(brk)
+                _created(qualification)
+
+
+def _created(record: models.Model) -> None:
+    signals.record_saved.send(
+        sender=type(record),
+        record=record,
+        changes={name: (None, value) for name, value in _values(record).items()},
+        created=True,
+    )
+
+
+def _bulk_clean(record: models.Model, ident: str) -> None:
+    try:
+        record.full_clean(exclude=_BULK_EXCLUDE, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        raise ValidationError({ident: error.messages}) from error
+
+
+def _bulk_validate(records: Sequence[NewLearner]) -> None:
+    idents: dict[str, str] = {}
+    ulns: dict[str, str] = {}
+    for record in records:
+        learner = record.learner
+        _bulk_clean(learner, learner.ident)
+        for qualification, _ in record.qualifications:
+            _bulk_clean(qualification, learner.ident)
+        for placement in record.placements:
+            _bulk_clean(placement, learner.ident)
+        for seen, key in ((idents, learner.ident.lower()), (ulns, learner.uln)):
+            if key and key in seen:
+                raise ValidationError({learner.ident: f"{key} is {seen[key]}'s too."})
+            if key:
+                seen[key] = learner.ident
+    taken = Learner.objects.annotate(lowered=Lower("ident")).filter(lowered__in=idents)
+    for ident in taken.values_list("ident", flat=True)[:1]:
+        raise ValidationError({ident: "Another learner already has this Learner Ident."})
+    for ident, uln in Learner.objects.filter(uln__in=ulns).values_list("ident", "uln")[:1]:
+        raise ValidationError({ulns[uln]: f"The ULN {uln} is {ident}'s already."})

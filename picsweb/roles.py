@@ -55,7 +55,7 @@ INTEGRATION_RECORDS = [
     "reconciliationfinding",
 ]
 # The ILR import's records (F32), which Integration admins read in the Django admin.
-IMPORT_RECORDS = ["ilrimport", "ilrimportedlearner", "importauditentry"]
+IMPORT_RECORDS = ["ilrimport", "ilrimportrow", "ilrimportedlearner", "importauditentry"]
 
 _STAFF_RIGHTS = [
     *(f"learners.view_{model}" for model in DOMAIN_MODELS + REFERENCE_MODELS),

@@ -382,6 +382,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "smartassessor.tasks.sweep_link_refreshes",
         "schedule": 60.0,
     },
+    # An ILR import whose worker stopped ends failed, saying what to do (imports.services).
+    "sweep-imports": {"task": "imports.tasks.sweep_imports", "schedule": 60.0},
     # With the build's lease of 3 minutes, a killed worker's report ends failed within 4.
     "sweep-reconciliations": {
         "task": "smartassessor.tasks.sweep_reconciliations",

@@ -220,6 +220,8 @@ def _officer_role_changed(
 
 @receiver(record_saved, dispatch_uid="smartassessor-pushes-saved")
 def _on_saved(sender: type, record: Any, changes: dict, created: bool, **kwargs: Any) -> None:
+    if created and sender is not LearnerOfficerRole:
+        return  # a new learner or qualification is not in Smart Assessor yet
     settings = _integration_on()
     if settings is None:
         return

@@ -16,3 +16,14 @@ def catalogue(db):
         QualificationFactory(reference=aim, standard_code=None)
     QualificationFactory(reference="ST0001", standard_code=1)
     QualificationFactory(reference="ST0116", standard_code=28)
+
+
+@pytest.fixture
+def background(transactional_db):
+    """The imports' background tasks run where they are queued, once the transaction commits
+    (a real one: the test's database is not held in one), as a worker would run them."""
+    from picsweb.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

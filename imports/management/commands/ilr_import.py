@@ -31,22 +31,32 @@ class Command(BaseCommand):
     def handle(self, *args: Any, file: Path, commit: bool, **options: Any) -> None:
         if not file.is_file():
             raise CommandError(f"There is no file {file}.")
+        done = 0
+
+        def progress(rows: list[services.Row]) -> None:
+            nonlocal done
+            done += len(rows)
+            self.stderr.write(f"{done:,} learners {'written' if commit else 'planned'}…")
+
+        def preview(rows: list[services.Row]) -> None:
+            for row in rows:
+                details = "; ".join(
+                    row.reasons + [f"{name}: {old} → {new}" for name, old, new in row.changes]
+                    if row.outcome != services.NEW
+                    else []
+                )
+                self.stdout.write(f"{row.ref} (line {row.line}): {row.outcome}. {details}".rstrip())
+            progress(rows)
+
         try:
             if commit:
-                record = services.commit(file, user=None, file_name=file.name)
+                record = services.commit(file, user=None, file_name=file.name, on_batch=progress)
                 self.stdout.write(f"Committed import {record.pk}: {_counts(record.counts)}.")
                 return
-            plan = services.plan(file)
+            self.stderr.write("Checking the file against the ILR 2025-26 schema and rules…")
+            summary = services.plan(file, on_batch=preview).summary()
         except IlrFileError as error:
             raise CommandError(str(error)) from error
-        for row in plan.rows:
-            details = "; ".join(
-                row.reasons + [f"{name}: {old} → {new}" for name, old, new in row.changes]
-                if row.outcome != services.NEW
-                else []
-            )
-            self.stdout.write(f"{row.ref} (line {row.line}): {row.outcome}. {details}".rstrip())
-        summary = plan.summary()
         self.stdout.write(f"Preview, nothing written: {_counts(summary)}.")
         if summary["not_in_catalogue"]:
             missing = ", ".join(f"{aim} ×{n}" for aim, n in summary["not_in_catalogue"].items())
