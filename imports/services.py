@@ -567,9 +567,13 @@ class _Writer:
         return learner_services.NewLearner(learner, qualifications, placements)
 
     def _update(self, snapshot: Snapshot) -> None:
+        """Write one learner through the services: created, or updated where it changed."""
         data = _learner_data(snapshot)
-        record = Learner.objects.get(ident__iexact=data["ident"])
-        record = learner_services.learner_update(learner=record, data=data)
+        record = Learner.objects.filter(ident__iexact=data["ident"]).first()
+        if record is None:
+            record = learner_services.learner_create(data=data)
+        else:
+            record = learner_services.learner_update(learner=record, data=data)
         for qualification in snapshot["qualifications"].values():
             self._qualification(record, qualification)
         for placement in snapshot["placements"].values():

@@ -14,6 +14,7 @@ from picsweb import roles
 
 from . import services
 from .ilr import IlrFileError
+from .lars import LarsFileError, lars_import
 from .models import IlrImport, ImportState
 
 PAGE_SIZE = 50
@@ -46,8 +47,34 @@ def ilr_upload(request: HttpRequest) -> HttpResponse:
                 messages.error(request, str(error))
             else:
                 return redirect("imports:ilr_preview", pk=record.pk)
+    return _import_page(request)
+
+
+def _import_page(request: HttpRequest, **context: object) -> HttpResponse:
     recent = IlrImport.objects.select_related("user")[:10]
-    return render(request, "imports/ilr_upload.html", {"section": "imports", "recent": recent})
+    return render(
+        request,
+        "imports/ilr_upload.html",
+        {"section": "imports", "recent": recent, **context},
+    )
+
+
+@login_required
+@require_POST
+def lars_upload(request: HttpRequest) -> HttpResponse:
+    """The qualification catalogue from LARS CSV files (F33), or what they would change."""
+    _allowed(request)
+    files = request.FILES.getlist("files")
+    dry_run = request.POST.get("dry_run") == "on"
+    if not files:
+        messages.error(request, "Choose the LARS CSV files to upload.")
+        return _import_page(request)
+    try:
+        result = lars_import(files, dry_run=dry_run)
+    except LarsFileError as error:
+        messages.error(request, error.message)
+        return _import_page(request)
+    return _import_page(request, lars=result)
 
 
 @login_required
