@@ -26,6 +26,10 @@ pytestmark = pytest.mark.django_db
         (f.learner(deliveries=f.delivery(comp_status=2)), "CompStatus_02"),
         (f.learner(deliveries=f.delivery(comp_status=3)), "CompStatus_02"),
         (f.learner(deliveries=f.delivery(actual_end="2026-01-01")), "CompStatus_04"),
+        (
+            f.learner(deliveries=f.delivery(comp_status=2, actual_end="2025-08-31")),
+            "LearnActEndDate_01",
+        ),
     ],
 )
 def test_a_rule_refuses_the_learner_and_names_itself_and_the_line(
@@ -38,6 +42,20 @@ def test_a_rule_refuses_the_learner_and_names_itself_and_the_line(
     assert rows[0].outcome == "new"
     assert rows[1].outcome == "refused"
     assert rows[1].reasons[0].startswith(f"{rule} (line 13)")
+
+
+def test_an_aim_taken_twice_not_as_a_restart_is_refused_as_the_mis_holds_it_once(
+    tmp_path, catalogue
+):
+    twice = f.delivery("60146242", std_code=None) + f.delivery(
+        "60146242", sequence=2, start="2026-01-05", std_code=None
+    )
+    path = f.write(tmp_path / "ilr.xml", f.learner(deliveries=twice))
+
+    (row,) = services.plan(path).rows
+
+    assert row.outcome == "refused"
+    assert row.reasons[0].startswith("MIS_QualificationOnce: the aim 60146242 is in the file twice")
 
 
 def test_the_limits_of_the_rules_let_a_learner_through(tmp_path, catalogue):
