@@ -4,7 +4,7 @@ write refuses (a record written meanwhile) learner by learner, the refused one s
 import pytest
 
 from imports import services
-from learners.models import Learner
+from learners.models import Learner, LearnerQualification, Placement
 from tests.factories import LearnerFactory
 
 from . import ilr_files as f
@@ -44,3 +44,22 @@ def test_a_batch_the_bulk_write_refuses_is_written_learner_by_learner(
 
     assert record.counts["new"] == 2 and record.counts["refused"] == 1
     assert set(Learner.objects.values_list("ident", flat=True)) == {"B0000", "B0002", "OTHER1"}
+
+
+def test_a_generated_file_of_many_learners_imports_whole(tmp_path, catalogue, admin_user):
+    learners = 450  # three batches of the real size, the last one short
+    deliveries = f.delivery(sequence=1) + f.delivery("60146242", sequence=2, std_code=None)
+    path = f.write(
+        tmp_path / "ilr.xml",
+        *(
+            f.learner(f"G{n:07d}", number=n, deliveries=deliveries, employer="123456789")
+            for n in range(learners)
+        ),
+    )
+
+    record = services.commit(path, user=admin_user, file_name="ilr.xml")
+
+    assert record.counts["new"] == learners and record.counts["deliveries"] == 2 * learners
+    assert Learner.objects.count() == learners
+    assert LearnerQualification.objects.count() == 2 * learners
+    assert Placement.objects.filter(organisation__edrs_number="123456789").count() == learners
