@@ -18,9 +18,11 @@ View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 class PicswebAdminSite(admin.AdminSite):
     """The Django admin, for Integration admins (not for Django's is_staff flag)."""
 
-    site_header = "picsweb administration"
+    # The header reads "picsweb  Admin" in the product's colours (templates/admin/base_site.html).
+    site_header = "Admin"
     site_title = "picsweb admin"
     index_title = "Integration settings and reference data"
+    site_url = "/"
 
     def has_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.has_perm(MANAGE_INTEGRATION))
