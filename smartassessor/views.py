@@ -32,15 +32,15 @@ manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
 NOT_ANSWERING = "Smart Assessor is not answering"
 
 
-def _event_types(*, glance: bool = False) -> tuple[tuple[EventType, ...], str, bool]:
-    """SA's event types, or an error message when SA cannot be asked now, and whether that is
-    because Smart Assessor is not answering (rather than refusing or not configured)."""
+def _event_types(*, glance: bool = False) -> tuple[tuple[EventType, ...], str, str]:
+    """SA's event types, or an error message when SA cannot be asked now; and, when that is
+    because Smart Assessor is not answering (not a refusal or missing settings), the details."""
     try:
-        return links.event_types_fetch(glance=glance), "", False
+        return links.event_types_fetch(glance=glance), "", ""
     except SmartAssessorUnavailable as exc:
-        return (), f"{NOT_ANSWERING}: the event types could not be read ({exc}).", True
+        return (), f"{NOT_ANSWERING}: the event types could not be read ({exc}).", exc.message
     except ApplicationError as exc:
-        return (), f"The event types could not be read from Smart Assessor: {exc}", False
+        return (), f"The event types could not be read from Smart Assessor: {exc}", ""
 
 
 @require_GET
@@ -76,7 +76,7 @@ def review_mapping_panel(request: HtmxHttpRequest) -> HttpResponse:
     answering. Without htmx it is a page of its own."""
     settings = IntegrationSettings.load()
     event_types: tuple[EventType, ...] = ()
-    error, not_answering = "", False
+    error = not_answering = ""
     if settings.enabled:
         event_types, error, not_answering = _event_types(glance=True)
     current = link_selectors.review_type_mappings()

@@ -55,6 +55,12 @@ def test_the_admin_wears_the_products_header_colours_and_icon(admin_client_ia):
     assert "dark_mode.css" not in page  # the product has one, light, theme
     assert "<title>Integration settings and reference data · picsweb admin</title>" in page
     assert "Django administration" not in page
+    # The libraries' apps in sentence case; the product's words for the user tools.
+    assert "Periodic tasks" in page and "Periodic Tasks" not in page
+    assert '<form id="logout-form" method="post" action="/accounts/logout/">' in page
+    assert ">Sign out</button>" in page and "Log out" not in page
+    app_page = admin_client_ia.get("/admin/django_celery_beat/").content.decode()
+    assert "<h1>Periodic tasks administration</h1>" in app_page
 
 
 def test_the_settings_form_labels_are_in_sentence_case(admin_client_ia):
