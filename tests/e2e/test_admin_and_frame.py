@@ -87,6 +87,13 @@ def test_an_unreachable_smart_assessor_holds_no_page_up_and_the_admin_is_the_pro
     assert icon.ok and icon.headers["content-type"].startswith("image/svg+xml")
     assert_accessible(page)
 
+    # The admin's time shortcuts on the 24-hour clock.
+    page.goto(live_server.url + "/admin/learners/review/add/")
+    page.locator("#clocklink0").click()
+    clock = page.locator("#clockbox0")
+    expect(clock).to_contain_text("06:00")
+    expect(clock).not_to_contain_text("a.m.")
+
     page.goto(live_server.url + "/learners/PW999999/")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main menu")).to_be_visible()
