@@ -3,6 +3,15 @@ from django.contrib import admin
 from .models import IlrImport, IlrImportedLearner, IlrImportRow, ImportAuditEntry
 
 
+class IlrImportColumn:
+    """The import a row belongs to, labelled as people say it (the field's own name would show
+    as "Ilr import")."""
+
+    @admin.display(description="ILR import", ordering="ilr_import")
+    def import_file(self, obj: IlrImportedLearner | IlrImportRow | ImportAuditEntry) -> IlrImport:
+        return obj.ilr_import
+
+
 @admin.register(IlrImport)
 class IlrImportAdmin(admin.ModelAdmin):
     list_display = ["file_name", "state", "user", "created_at", "committed_at"]
@@ -11,21 +20,32 @@ class IlrImportAdmin(admin.ModelAdmin):
 
 
 @admin.register(IlrImportedLearner)
-class IlrImportedLearnerAdmin(admin.ModelAdmin):
-    list_display = ["ident", "ilr_import"]
+class IlrImportedLearnerAdmin(IlrImportColumn, admin.ModelAdmin):
+    list_display = ["learner_ident", "import_file"]
     search_fields = ["ident"]
-    readonly_fields = ["ident", "values", "ilr_import"]
+    fields = ("learner_ident", "values", "import_file")
+    readonly_fields = fields
+
+    @admin.display(description="Learner Ident", ordering="ident")
+    def learner_ident(self, obj: IlrImportedLearner) -> str:
+        return obj.ident
 
 
 @admin.register(ImportAuditEntry)
-class ImportAuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "action", "actor", "ilr_import"]
-    readonly_fields = ["at", "action", "actor", "ilr_import", "details"]
+class ImportAuditEntryAdmin(IlrImportColumn, admin.ModelAdmin):
+    list_display = ["when", "action", "actor", "import_file"]
+    fields = ("when", "action", "actor", "import_file", "details")
+    readonly_fields = fields
+
+    @admin.display(description="When", ordering="at")
+    def when(self, obj: ImportAuditEntry) -> object:
+        return obj.at
 
 
 @admin.register(IlrImportRow)
-class IlrImportRowAdmin(admin.ModelAdmin):
-    list_display = ["ref", "outcome", "line", "ilr_import"]
+class IlrImportRowAdmin(IlrImportColumn, admin.ModelAdmin):
+    list_display = ["ref", "outcome", "line", "import_file"]
     list_filter = ["outcome"]
     search_fields = ["ref"]
-    readonly_fields = [field.name for field in IlrImportRow._meta.fields]
+    fields = ("ref", "outcome", "line", "changes", "reasons", "import_file")
+    readonly_fields = fields

@@ -15,12 +15,29 @@ from .roles import MANAGE_INTEGRATION
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
+APP_NAMES = {
+    "auth": "Users and groups",
+    "authtoken": "API tokens",
+    "django_celery_beat": "Periodic tasks",
+}
+
+
 class PicswebAdminSite(admin.AdminSite):
     """The Django admin, for Integration admins (not for Django's is_staff flag)."""
 
-    site_header = "picsweb administration"
+    # The header reads "picsweb  Admin" in the product's colours (templates/admin/base_site.html).
+    site_header = "Admin"
     site_title = "picsweb admin"
     index_title = "Integration settings and reference data"
+    site_url = "/"
+
+    def _build_app_dict(self, request: HttpRequest, label: Any = None) -> Any:
+        """The apps under the names people use, in sentence case (the libraries' own names are
+        in title case: "Periodic Tasks", "Authentication and Authorization")."""
+        app_dict = super()._build_app_dict(request, label)
+        for app_label, app in app_dict.items():
+            app["name"] = APP_NAMES.get(app_label, app["name"])
+        return app_dict
 
     def has_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.has_perm(MANAGE_INTEGRATION))

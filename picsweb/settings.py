@@ -181,6 +181,18 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "learners:list"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Email (password reset) -----------------------------------------------------------------
+# EMAIL_URL (e.g. smtp+tls://user:password@mail.example:587) configures the mail server. Without
+# it, development and `make run` print each mail to the web process's output (the console
+# backend), and production sends none: the password reset link is hidden and its pages answer
+# 404, so nobody waits for a mail that was never sent.
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+elif not PRODUCTION:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+PASSWORD_RESET_ENABLED = "EMAIL_URL" in env or not PRODUCTION
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="picsweb <no-reply@localhost>")
+
 # --- Locale ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.conf import settings as django_settings
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -30,21 +31,25 @@ class HttpsURLField(forms.URLField):
 class IntegrationSettingsForm(forms.ModelForm):
     """The settings record; every save goes through ``integration_settings_update``."""
 
+    # new-password: a browser must not fill in its saved sign-in password here, which would
+    # change the Smart Assessor password without anybody typing it.
     password = forms.CharField(
+        label="Password",
         required=False,
         strip=False,
-        widget=forms.PasswordInput(render_value=False),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=SECRET_HELP,
     )
     client_key = forms.CharField(
+        label="Client key",
         required=False,
         strip=False,
-        widget=forms.PasswordInput(render_value=False),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=SECRET_HELP,
     )
 
     sync_time = forms.TimeField(
-        label="daily synchronisation time",
+        label="Daily synchronisation time",
         required=False,
         widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
         help_text="UK time (Europe/London). This is the schedule of the periodic task "
@@ -53,7 +58,7 @@ class IntegrationSettingsForm(forms.ModelForm):
     )
 
     delta_minutes = forms.IntegerField(
-        label="delta synchronisation every (minutes)",
+        label="Delta synchronisation every (minutes)",
         required=False,
         min_value=0,
         max_value=sync.DELTA_MAX_MINUTES,
@@ -110,6 +115,20 @@ class IntegrationSettingsForm(forms.ModelForm):
             if name in settings_service.EDITABLE_FIELDS and name in self.cleaned_data
         }
 
+    def saved_fields(self) -> list[str]:
+        """The fields a save changes, in the form's order: a secret only when a new one was
+        typed and a schedule only when one was given, since a blank one keeps what is there."""
+        kept_when_blank = {*SECRET_FIELDS, "sync_time", "delta_minutes"}
+        return [
+            name
+            for name in self.fields
+            if name in self.changed_data
+            and (
+                name in self.changes()
+                or (name in kept_when_blank and self.cleaned_data.get(name) not in (None, ""))
+            )
+        ]
+
 
 @admin.register(models.IntegrationSettings)
 class IntegrationSettingsAdmin(admin.ModelAdmin):
@@ -145,6 +164,17 @@ class IntegrationSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def construct_change_message(
+        self, request: HttpRequest, form: forms.Form, formsets: Any, add: bool = False
+    ) -> list[dict[str, Any]]:
+        """The history names only what the save changed (Django's would name the secrets and
+        schedules left blank), by the labels the form shows."""
+        assert isinstance(form, IntegrationSettingsForm)
+        saved = set(form.saved_fields())
+        shown = flatten_fieldsets(self.get_fieldsets(request))  # in the order the page shows
+        labels = [str(form.fields[name].label or name) for name in shown if name in saved]
+        return [{"changed": {"fields": labels}}] if labels else []
 
     @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -37,6 +37,7 @@ from .client import (
     account_fingerprint,
 )
 from .client.ratelimit import FileRateLimiter
+from .errors import SmartAssessorUnavailable
 from .models import IntegrationSettings
 
 REDIS_CACHE_BACKEND = "django.core.cache.backends.redis.RedisCache"
@@ -56,6 +57,10 @@ class CredentialsUnreadable(ApplicationError):
 
 class ConnectionCheckFailed(ApplicationError):
     pass
+
+
+class ConnectionNotAnswering(ConnectionCheckFailed, SmartAssessorUnavailable):
+    """Smart Assessor could not be reached or timed out: the pages say it is not answering."""
 
 
 class CacheTokenStore:
@@ -226,7 +231,7 @@ def connection_check(*, record: IntegrationSettings | None = None) -> Connection
             f"{client.username}: {_sa_message(exc)}. Check them and enter them again."
         ) from exc
     except Transient as exc:
-        raise ConnectionCheckFailed(
+        raise ConnectionNotAnswering(
             f"Could not reach Smart Assessor at {client.base_url}: {_sa_message(exc)}."
         ) from exc
     except RateLimited as exc:

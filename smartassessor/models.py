@@ -145,7 +145,7 @@ class QualificationLink(models.Model):
     qualification = models.OneToOneField(
         Qualification, on_delete=models.CASCADE, related_name="smartassessor_link"
     )
-    course_id = models.PositiveIntegerField("SA course id", unique=True)
+    course_id = models.PositiveIntegerField("Smart Assessor course ID", unique=True)
     course_title = models.CharField(max_length=255)
     linked_at = models.DateTimeField(auto_now_add=True)
 
@@ -159,7 +159,7 @@ class OfficerLink(models.Model):
     officer = models.OneToOneField(
         Officer, on_delete=models.CASCADE, related_name="smartassessor_link"
     )
-    assessor_id = models.PositiveIntegerField("SA assessor id", unique=True)
+    assessor_id = models.PositiveIntegerField("Smart Assessor assessor ID", unique=True)
     linked_at = models.DateTimeField(auto_now=True)
     linked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -175,7 +175,7 @@ class OrganisationLink(models.Model):
     organisation = models.OneToOneField(
         Organisation, on_delete=models.CASCADE, related_name="smartassessor_link"
     )
-    employer_id = models.PositiveIntegerField("SA employer id", unique=True)
+    employer_id = models.PositiveIntegerField("Smart Assessor employer ID", unique=True)
     linked_at = models.DateTimeField(auto_now=True)
     linked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -204,14 +204,14 @@ class ReviewTypeMapping(models.Model):
 class AuditEntry(models.Model):
     """Who did what to the integration's records, and when (F27). Secrets are never stored."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField("when", auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     action = models.CharField(max_length=60)
     object_type = models.CharField(max_length=60)
-    object_id = models.CharField(max_length=64)
-    object_repr = models.CharField(max_length=200)
+    object_id = models.CharField("object ID", max_length=64)
+    object_repr = models.CharField("record", max_length=200)
     changes = models.JSONField(default=dict, blank=True, help_text="{field: [old, new]}")
     reason = models.TextField(blank=True)
 
@@ -256,6 +256,7 @@ class LinkRefresh(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
+        verbose_name_plural = "link refreshes"
 
     def __str__(self) -> str:
         return f"Link refresh {self.requested_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
@@ -324,7 +325,7 @@ class Enrolment(Operation):
     )
     source = models.CharField(max_length=10, choices=Source, default=Source.ENROLMENT)
     state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
-    is_current = models.BooleanField(default=True)
+    is_current = models.BooleanField("current", default=True)
     sa_learner_id = models.CharField("Smart Assessor ID", max_length=36, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -390,13 +391,15 @@ class CourseEnrolment(models.Model):
         LearnerQualification, on_delete=models.CASCADE, related_name="smartassessor_courses"
     )
     state = models.CharField(max_length=10, choices=State, default=State.PENDING)
-    sa_learner_course_id = models.CharField(max_length=36, blank=True)
+    sa_learner_course_id = models.CharField(
+        "Smart Assessor learner course ID", max_length=36, blank=True
+    )
     error = models.TextField(blank=True)
     # A copy of the enrolment's is_current (ending an enrolment sets both), because the
     # database can only hold an SA course id unique among current enrolments with it on this
     # row: a learner enrolled again after Support cleared the link adopts the same SA courses
     # as the ended enrolment, whose rows stay as history.
-    is_current = models.BooleanField(default=True, editable=False)
+    is_current = models.BooleanField("current", default=True, editable=False)
 
     class Meta:
         constraints = [
@@ -459,6 +462,7 @@ class Push(Operation):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name_plural = "pushes"
         indexes = [
             models.Index(fields=["lane", "id"]),
             models.Index(fields=["state", "next_attempt_at"], name="push_state_next_attempt"),
@@ -476,7 +480,7 @@ class ReviewLink(models.Model):
     """The SA session a review came from, so the next sync updates it (F16)."""
 
     review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="smartassessor")
-    session_id = models.CharField(max_length=36, unique=True)
+    session_id = models.CharField("Smart Assessor session ID", max_length=36, unique=True)
 
     def __str__(self) -> str:
         return f"Review {self.review_id} ← session {self.session_id}"
@@ -703,11 +707,14 @@ class SyncChange(models.Model):
     direction = models.CharField(max_length=4, choices=Direction, default=Direction.PULL)
     record = models.CharField(max_length=300, help_text="Which record, in words.")
     field = models.CharField(max_length=60)
-    attr = models.CharField(max_length=60, help_text="The MIS attribute, to apply the change.")
+    attr = models.CharField(
+        "attribute", max_length=60, help_text="The MIS attribute, to apply the change."
+    )
     old_value = models.TextField(blank=True)
     new_value = models.TextField(blank=True)
     value = models.JSONField(null=True, blank=True, help_text="The MIS value to write or send.")
     record_id = models.PositiveBigIntegerField(
+        "record ID",
         null=True,
         blank=True,
         help_text="The row written: a qualification or review; empty for a new one.",
@@ -722,7 +729,7 @@ class SyncChange(models.Model):
         help_text="Not applied with its plan: its learner failed in the run, or Smart "
         "Assessor refused it.",
     )
-    at = models.DateTimeField(auto_now_add=True, help_text="When it was planned.")
+    at = models.DateTimeField("planned at", auto_now_add=True, help_text="When it was planned.")
 
     objects = SyncChangeQuerySet.as_manager()
 
@@ -757,6 +764,9 @@ class SyncRetry(models.Model):
     attempts = models.PositiveIntegerField(default=1)
     last_error = models.TextField()
 
+    class Meta:
+        verbose_name_plural = "sync retries"
+
     def __str__(self) -> str:
         return f"Re-read {self.enrolment}"
 
@@ -767,7 +777,10 @@ class SyncWatermark(models.Model):
     feed = models.CharField(max_length=30, unique=True)
     modified_at = models.DateTimeField()
     sa_id = models.CharField(
-        max_length=36, blank=True, help_text="The last id read at that time; empty for the MIS."
+        "Smart Assessor ID",
+        max_length=36,
+        blank=True,
+        help_text="The last id read at that time; empty for the MIS.",
     )
     run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
@@ -873,13 +886,13 @@ class ReconciliationFinding(models.Model):
 
     report = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, related_name="findings")
     category = models.CharField(max_length=20, choices=Category)
-    sa_id = models.CharField("SA id", max_length=36)
+    sa_id = models.CharField("Smart Assessor ID", max_length=36)
     # Smart Assessor's record as it was read; blank when it is not there.
     sa_name = models.CharField("SA name", max_length=101, blank=True)
     sa_date_of_birth = models.DateField("SA date of birth", null=True, blank=True)
     sa_uln = models.CharField("SA ULN", max_length=10, blank=True)
     sa_email = models.CharField("SA email", max_length=128, blank=True)
-    sa_mis_id = models.CharField("SA's MIS id", max_length=32, blank=True)
+    sa_mis_id = models.CharField("MIS ID in Smart Assessor", max_length=32, blank=True)
     sa_eds_id = models.CharField("SA EDRS number", max_length=9, blank=True)
     sa_postcode = models.CharField("SA postcode", max_length=8, blank=True)
     # The local record concerned: linked to the missing SA record, named by its MIS id, or
@@ -902,7 +915,7 @@ class ReconciliationFinding(models.Model):
         help_text="The MIS learner linked to this SA learner, when it is not the one named.",
     )
     linked_sa_id = models.CharField(
-        "SA id of the learner named",
+        "Smart Assessor ID of the learner named",
         max_length=36,
         blank=True,
         help_text="The SA learner the named MIS learner is linked to, if any.",

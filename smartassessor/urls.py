@@ -14,6 +14,7 @@ urlpatterns = [
         name="link_refresh_status",
     ),
     path("review-type-mapping/", views.review_mapping, name="review_mapping"),
+    path("review-type-mapping/panel/", views.review_mapping_panel, name="review_mapping_panel"),
     path("data-exchange/", views.data_exchange, name="data_exchange"),
     path(
         "readiness/<slug:group>/<slug:problem>/",

@@ -12,6 +12,7 @@ from picsweb.http import HtmxHttpRequest
 from . import mapping, record_match
 from .client import EventType
 from .connection import connection_check
+from .errors import SmartAssessorUnavailable
 from .forms import LinkChoiceForm, ReviewTypeMappingForm
 from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind, Owner
 from .models import IntegrationSettings
@@ -28,37 +29,33 @@ RECENT_RUNS = 10
 manage_while_enabled = require_permission(roles.MANAGE_INTEGRATION)
 
 
-def _event_types() -> tuple[tuple[EventType, ...], str]:
-    """SA's event types, or an error message when SA cannot be asked now."""
+NOT_ANSWERING = "Smart Assessor is not answering"
+
+
+def _event_types(*, glance: bool = False) -> tuple[tuple[EventType, ...], str, str]:
+    """SA's event types, or an error message when SA cannot be asked now; and, when that is
+    because Smart Assessor is not answering (not a refusal or missing settings), the details."""
     try:
-        return links.event_types_fetch(), ""
+        return links.event_types_fetch(glance=glance), "", ""
+    except SmartAssessorUnavailable as exc:
+        return (), f"{NOT_ANSWERING}: the event types could not be read ({exc}).", exc.message
     except ApplicationError as exc:
-        return (), f"The event types could not be read from Smart Assessor: {exc}"
+        return (), f"The event types could not be read from Smart Assessor: {exc}", ""
 
 
 @require_GET
 @manage_integration_required
 def summary(request: HtmxHttpRequest) -> HttpResponse:
+    """The Summary renders from local data only: what needs Smart Assessor (its event types for
+    the review type mapping, Test connection) loads afterwards, so an unreachable Smart Assessor
+    never holds the page up."""
     settings = IntegrationSettings.load()
-    event_types, event_types_error = _event_types() if settings.enabled else ((), "")
-    current = link_selectors.review_type_mappings()
-    form = ReviewTypeMappingForm(event_types=event_types, current=current)
-    last_daily = sync_run_selectors.sync_run_last_daily()
-    hidden = last_daily.unmapped_sessions if last_daily else {}
-    unmapped = [
-        (event_type, hidden.get(event_type.code, 0))
-        for event_type in event_types
-        if event_type.code not in current
-    ]
     return render(
         request,
         "smartassessor/summary.html",
         {
             "readiness": readiness.readiness_counts(),
             "readiness_groups": readiness.GROUPS,
-            "unmapped": unmapped,
-            "unmapped_hidden": sum(hidden for _, hidden in unmapped),
-            "last_daily": last_daily,
             "section": "smartassessor",
             "settings": settings,
             "counts": enrolment_selectors.enrolment_counts(),
@@ -67,8 +64,46 @@ def summary(request: HtmxHttpRequest) -> HttpResponse:
             "last_fresh": sync_run_selectors.sync_run_last_fresh(),
             "delta_minutes": sync.delta_sync_minutes_get(),
             "runs": sync_run_selectors.sync_runs_recent()[:RECENT_RUNS],
-            "mapping_form": form,
-            "event_types_error": event_types_error,
+        },
+    )
+
+
+@require_GET
+@manage_integration_required
+def review_mapping_panel(request: HtmxHttpRequest) -> HttpResponse:
+    """The Summary's review type mapping, loaded after the page: it asks Smart Assessor for its
+    event types at a glance (one try, a few seconds at most) and says so when SA is not
+    answering. Without htmx it is a page of its own."""
+    settings = IntegrationSettings.load()
+    event_types: tuple[EventType, ...] = ()
+    error = not_answering = ""
+    if settings.enabled:
+        event_types, error, not_answering = _event_types(glance=True)
+    current = link_selectors.review_type_mappings()
+    last_daily = sync_run_selectors.sync_run_last_daily()
+    hidden = last_daily.unmapped_sessions if last_daily else {}
+    unmapped = [
+        (event_type, hidden.get(event_type.code, 0))
+        for event_type in event_types
+        if event_type.code not in current
+    ]
+    template = (
+        "smartassessor/_review_mapping.html"
+        if request.htmx
+        else "smartassessor/review_mapping.html"
+    )
+    return render(
+        request,
+        template,
+        {
+            "section": "smartassessor",
+            "settings": settings,
+            "unmapped": unmapped,
+            "unmapped_hidden": sum(hidden for _, hidden in unmapped),
+            "last_daily": last_daily,
+            "mapping_form": ReviewTypeMappingForm(event_types=event_types, current=current),
+            "event_types_error": error,
+            "not_answering": not_answering,
         },
     )
 
@@ -76,11 +111,13 @@ def summary(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @manage_integration_required
 def test_connection(request: HtmxHttpRequest) -> HttpResponse:
+    not_answering = False
     try:
         result, error = connection_check(), ""
     except ApplicationError as exc:
         result, error = None, exc.message
-    context = {"result": result, "error": error}
+        not_answering = isinstance(exc, SmartAssessorUnavailable)
+    context = {"result": result, "error": error, "not_answering": not_answering}
     if request.htmx:
         return render(request, "smartassessor/_connection_result.html", context)
     if result is None:
@@ -113,7 +150,7 @@ def link_refresh_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @manage_while_enabled
 def review_mapping(request: HtmxHttpRequest) -> HttpResponse:
-    event_types, error = _event_types()
+    event_types, error, _ = _event_types()
     if error:
         messages.error(request, error)
         return redirect("smartassessor:summary")

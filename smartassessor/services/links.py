@@ -353,8 +353,9 @@ def review_type_mapping_save(
                 )
 
 
-def event_types_fetch() -> tuple[EventType, ...]:
-    """SA's event types, for the review type mapping."""
-    client = client_from_settings()
+def event_types_fetch(*, glance: bool = False) -> tuple[EventType, ...]:
+    """SA's event types, for the review type mapping; with ``glance``, asked once with short
+    timeouts (a page part a person waits on)."""
+    client = client_from_settings(glance=glance)
     with smart_assessor_errors():
         return client.event_type_list()

@@ -28,7 +28,7 @@ def test_a_refused_search_shows_on_the_look_up_window(admin_client_ia, sa_http):
 def test_refused_event_types_show_on_the_summary(admin_client_ia, sa_http):
     sa_http.get(wire.API + "/event-types", status=403, json=wire.errors("forbidden", "No access"))
 
-    response = admin_client_ia.get(reverse("smartassessor:summary"))
+    response = admin_client_ia.get(reverse("smartassessor:review_mapping_panel"))
 
     assert response.status_code == 200
     page = response.content.decode()

@@ -165,7 +165,10 @@ def test_event_types_named_as_review_types_are_proposed_and_the_rest_say_what_th
         unmapped_sessions={"PR": 15, "OT": 4},
     )
 
-    response = admin_client_ia.get(reverse("smartassessor:summary"))
+    # The Summary's mapping part, which loads after the page.
+    response = admin_client_ia.get(
+        reverse("smartassessor:review_mapping_panel"), headers={"HX-Request": "true"}
+    )
     form = response.context["mapping_form"]
     assert form["PR"].initial == str(review.pk)
     assert form.proposed == {"PR"}
@@ -175,6 +178,7 @@ def test_event_types_named_as_review_types_are_proposed_and_the_rest_say_what_th
     assert "Progress Review (PR): 15 sessions hidden in the last daily run" in page
     assert "Other (OT): 4 sessions hidden in the last daily run" in page
     assert "Assessment Visit (AV):" not in page  # ignored on purpose: not a warning
+    assert "2 Smart Assessor event types not mapped yet</a>, hiding 19 sessions" in page
 
 
 def test_saving_confirms_a_proposal_and_keeps_an_unchosen_type_unmapped(
