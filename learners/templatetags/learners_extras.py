@@ -211,7 +211,7 @@ def long_text(text: str, what: str = "", limit: int = LONG_TEXT_SHOWN) -> SafeSt
     return format_html(
         '{} <details class="more"><summary><span class="more__more">… more</span>'
         '<span class="more__less">(less)</span><span class="visually-hidden"> {}</span>'
-        "</summary> <span class=\"more__rest\">{}</span></details>",
+        '</summary> <span class="more__rest">{}</span></details>',
         linebreaksbr(head, autoescape=True),
         what,
         linebreaksbr(rest, autoescape=True),
