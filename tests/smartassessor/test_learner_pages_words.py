@@ -289,7 +289,7 @@ def _learner_form_data(client, learner):
     return data
 
 
-def test_the_preview_and_look_up_dialogs_open_without_asking_smart_assessor(
+def test_the_plan_and_its_dialogs_open_without_asking_smart_assessor(
     sa_http, staff_client, admin_client_ia
 ):
     learner = _bare_learner(email="sam@learners.example")
@@ -298,10 +298,12 @@ def test_the_preview_and_look_up_dialogs_open_without_asking_smart_assessor(
     preview_url = reverse("smartassessor:enrol_preview", args=[learner.ident])
     lookup_url = reverse("smartassessor:officer_lookup", args=[officer.pk])
 
+    plan = staff_client.get(learner.get_absolute_url())
     preview = staff_client.get(preview_url + "?part=shell", headers={"HX-Request": "true"})
     lookup = admin_client_ia.get(lookup_url + "?part=shell", headers={"HX-Request": "true"})
 
     assert not sa_http.calls
+    assert 'id="sa-block"' in plan.content.decode()
     assert f'hx-get="{preview_url}?part=parties"' in preview.content.decode()
     assert "Asking Smart Assessor…" in preview.content.decode()
     assert "Smart Assessor is not answering" in preview.content.decode()  # its fallback
