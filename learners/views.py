@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, resolve_url
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import FormView, ListView, TemplateView
 from django.views.generic.base import ContextMixin
 
@@ -169,6 +170,17 @@ def _add_errors(form: BaseForm, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, ValidationError(errors))
 
 
+def safe_next(request: HttpRequest) -> str:
+    """The page to return to after a form, from its ``next`` (the query's, or the posted
+    field's): this site's own paths only, so a link cannot send anyone elsewhere; blank when
+    there is none."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed and target.startswith("/") and not target.startswith("//") else ""
+
+
 class RecordFormView(Page, FormView, Generic[R]):
     """Adds or edits one record through one service, then returns to the page it belongs to."""
 
@@ -201,8 +213,10 @@ class RecordFormView(Page, FormView, Generic[R]):
         return {**super().get_form_kwargs(), "instance": self.get_instance()}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        # A form opened from elsewhere (the enrolment preview's "Fix it") goes back there.
+        back = safe_next(self.request)
         return super().get_context_data(
-            title=self.get_title(), cancel_url=self.cancel_url(), **kwargs
+            title=self.get_title(), cancel_url=back or self.cancel_url(), next=back, **kwargs
         )
 
     def form_valid(self, form: BaseForm) -> HttpResponse:
@@ -212,7 +226,7 @@ class RecordFormView(Page, FormView, Generic[R]):
             _add_errors(form, error)
             return self.form_invalid(form)
         messages.success(self.request, self.get_success_message(record))
-        return redirect(self.owner_url(record))
+        return redirect(safe_next(self.request) or self.owner_url(record))
 
 
 class LearnerAddView(RecordFormView[Learner]):
@@ -546,7 +560,7 @@ class LearnerOfficerRoleRemoveView(LearnerRecordMixin[LearnerOfficerRole], Page,
         role = self.record
         services.learner_officer_role_delete(learner_officer_role=role)
         messages.success(request, f"{role.officer} is no longer {role.role}.")
-        return HttpResponseRedirect(self.owner_url(role))
+        return HttpResponseRedirect(safe_next(request) or self.owner_url(role))
 
 
 class ReviewAddView(LearnerRecordMixin[Review], RecordFormView[Review]):

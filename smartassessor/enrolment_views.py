@@ -17,7 +17,7 @@ from . import panels
 from .models import Enrolment, Push
 from .permissions import require_permission
 from .selectors import enrolments as selectors
-from .selectors.enrolment_preview import enrolment_previews
+from .selectors.enrolment_preview import enrolment_preview, enrolment_previews
 from .services import enrolment_requests, learner_sa_id, party_lookup, pushes
 
 enrol_required = require_permission(roles.ENROL)
@@ -37,10 +37,27 @@ def _block_or_plan(request: HtmxHttpRequest, learner: Learner) -> HttpResponse:
 @require_GET
 @enrol_required
 def preview(request: HtmxHttpRequest, ident: str) -> HttpResponse:
+    """The preview. The dialog opens it with ``?part=shell``: from the MIS's own data, at once,
+    and what Smart Assessor holds of the employer and assessors is asked afterwards
+    (``?part=parties``, loaded by htmx into the open dialog), so a slow or silent Smart
+    Assessor never keeps the dialog from opening. Without JavaScript the page asks at once."""
     learner = _learner(ident)
+    part = request.GET.get("part")
+    if part == "parties":
+        return render(
+            request,
+            "smartassessor/_preview_parties.html",
+            {"preview": party_lookup.enrolment_preview_looked_up(learner=learner), "asked": True},
+        )
     template = "smartassessor/_preview.html" if request.htmx else "smartassessor/preview.html"
+    if part == "shell":
+        preview = enrolment_preview(learner=learner)
+    else:
+        preview = party_lookup.enrolment_preview_looked_up(learner=learner)
     return render(
-        request, template, {"preview": party_lookup.enrolment_preview_looked_up(learner=learner)}
+        request,
+        template,
+        {"preview": preview, "asked": part != "shell" or all(p.sa_id for p in preview.parties)},
     )
 
 

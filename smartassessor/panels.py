@@ -19,6 +19,7 @@ from .selectors.enrolments import learner_enrolment_current_with_courses
 from .selectors.links import sa_link_get
 from .selectors.pushes import learner_push_lines
 from .selectors.sync_runs import learner_refresh_latest_with_changes
+from .templatetags.smartassessor_extras import changes_for_people, refresh_summary
 
 SYNCED_STATES = Enrolment.SYNCED_STATES
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.
@@ -56,7 +57,8 @@ def _learner_block_context(request: HttpRequest, learner: Learner) -> dict[str, 
     enrolment = learner_enrolment_current_with_courses(learner=learner)
     synced = enrolment is not None and enrolment.state in SYNCED_STATES
     refresh = learner_refresh_latest_with_changes(learner=learner) if synced else None
-    refresh_changes = list(refresh.changes.all()) if refresh else []
+    # Sorted and summed up for people: the summary counts every change, the list shows the first.
+    refresh_changes = changes_for_people(refresh.changes.all()) if refresh else []
     in_progress = enrolment is not None and enrolment.state in Enrolment.ACTIVE_STATES
     push_lines = learner_push_lines(learner=learner) if enrolment is not None else []
     pushing = any(line.push.state in Push.ACTIVE_STATES for line in push_lines)
@@ -67,6 +69,7 @@ def _learner_block_context(request: HttpRequest, learner: Learner) -> dict[str, 
         "in_progress": in_progress or pushing or (refresh is not None and refresh.is_active),
         "synced": synced,
         "refresh": refresh,
+        "refresh_summary": refresh_summary(refresh_changes),
         "refresh_changes": refresh_changes[:REFRESH_CHANGES_SHOWN],
         "refresh_changes_more": max(0, len(refresh_changes) - REFRESH_CHANGES_SHOWN),
         "can_enrol": request.user.has_perm(roles.ENROL),

@@ -207,6 +207,8 @@ def _lookup(request: HtmxHttpRequest, *, kind: LinkedRecordKind, owner: Owner) -
                     )
                 else:
                     messages.success(request, f"{linked}.")
+                if request.htmx:  # chosen in the dialog: the whole page shows the link
+                    return HttpResponse(headers={"HX-Redirect": owner.get_absolute_url()})
                 return redirect(owner.get_absolute_url())
         else:
             error = "Choose a record from the list."
@@ -215,12 +217,17 @@ def _lookup(request: HtmxHttpRequest, *, kind: LinkedRecordKind, owner: Owner) -
         page_number = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
         page_number = 1
+    # The dialog (opened with ?part=shell) shows local data at once; Smart Assessor's records
+    # load into it afterwards (htmx), so a silent Smart Assessor never keeps it from opening.
+    deferred = bool(request.htmx) and request.GET.get("part") == "shell"
+    page = None
     try:
-        page = links.sa_records_search(
-            kind=kind, search=query or None, page=page_number, page_size=LOOKUP_PAGE_SIZE
-        )
+        if not deferred:
+            page = links.sa_records_search(
+                kind=kind, search=query or None, page=page_number, page_size=LOOKUP_PAGE_SIZE
+            )
     except ApplicationError as exc:
-        page, error = None, error or f"Smart Assessor could not be searched: {exc}"
+        error = error or f"Smart Assessor could not be searched: {exc}"
     template = "smartassessor/_lookup.html" if request.htmx else "smartassessor/lookup.html"
     return render(
         request,
@@ -240,6 +247,7 @@ def _lookup(request: HtmxHttpRequest, *, kind: LinkedRecordKind, owner: Owner) -
             "page_number": page_number,
             "has_next": bool(page and page_number * LOOKUP_PAGE_SIZE < page.total_count),
             "error": error,
+            "deferred": deferred,
         },
     )
 

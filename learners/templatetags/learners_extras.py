@@ -3,6 +3,7 @@ from typing import Any
 from django import forms, template
 from django.template.base import FilterExpression, NodeList, Parser, Token
 from django.template.context import Context
+from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -190,3 +191,28 @@ def table(parser: Parser, token: Token) -> TableNode:
         empty = parser.parse(("endtable",))
         parser.delete_first_token()
     return TableNode(parser.compile_filter(bits[1]), bits[3], caption, columns, cells, empty)
+
+
+# Long text in a table cell (a review's notes) shows this many characters, then "more".
+LONG_TEXT_SHOWN = 200
+
+
+@register.simple_tag
+def long_text(text: str, what: str = "", limit: int = LONG_TEXT_SHOWN) -> SafeString:
+    """``{% long_text review.notes "of the notes" %}``: the text with its line breaks; when it
+    is long, its start and a "more" that opens the rest, so one long note does not stretch a
+    whole table. ``what`` tells screen readers what "more" opens."""
+    text = (text or "").strip()
+    if len(text) <= limit + 40:  # not worth folding a few words away
+        return linebreaksbr(text, autoescape=True)
+    cut = text.rfind(" ", 0, limit)
+    cut = cut if cut > limit // 2 else limit
+    head, rest = text[:cut], text[cut:].lstrip()
+    return format_html(
+        '{} <details class="more"><summary><span class="more__more">… more</span>'
+        '<span class="more__less">(less)</span><span class="visually-hidden"> {}</span>'
+        '</summary> <span class="more__rest">{}</span></details>',
+        linebreaksbr(head, autoescape=True),
+        what,
+        linebreaksbr(rest, autoescape=True),
+    )

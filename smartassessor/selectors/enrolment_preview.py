@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from learners.models import (
     Learner,
@@ -31,7 +32,15 @@ from ..models import Enrolment, IntegrationSettings
 @dataclasses.dataclass(frozen=True)
 class Problem:
     message: str
+    # The form at the field to fix (its anchor), returning to the Delivery Plan once saved.
     fix_url: str
+
+
+def _fix_url(form_url: str, learner: Learner, field: str = "") -> str:
+    """A form's address that opens at ``field`` (Django's ``id_<name>``) and comes back to
+    the learner's Delivery Plan after saving."""
+    back = urlencode({"next": learner.get_absolute_url()})
+    return f"{form_url}?{back}" + (f"#id_{field}" if field else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +147,20 @@ class Preview:
     def can_confirm(self) -> bool:
         return not self.problems and self.current is None
 
+    @property
+    def lookup_failed(self) -> bool:
+        """Whether Smart Assessor could not be asked of an unlinked employer or assessor."""
+        return any(party.lookup is not None and party.lookup.failure for party in self.parties)
+
+    @property
+    def available_references(self) -> list[str]:
+        """The references of the qualifications Smart Assessor has a course for."""
+        return [
+            q.learner_qualification.qualification.reference
+            for q in self.qualifications
+            if q.available
+        ]
+
 
 def _course_id(learner_qualification: LearnerQualification) -> int | None:
     link = getattr(learner_qualification.qualification, "smartassessor_link", None)
@@ -196,31 +219,40 @@ def _first_prefetched(learner: Learner, to_attr: str) -> Any:
 
 def _preview(learner: Learner, settings: IntegrationSettings) -> Preview:
     """One learner's preview, from the related rows ``enrolment_previews`` read."""
-    edit_url = reverse("learners:learner_edit", args=[learner.ident])
+    edit = reverse("learners:learner_edit", args=[learner.ident])
     problems: list[Problem] = []
     warnings: list[str] = []
 
     if not learner.email:
         problems.append(
-            Problem("The learner has no email address; it is their Smart Assessor login.", edit_url)
+            Problem(
+                "The learner has no email address; it is their Smart Assessor login.",
+                _fix_url(edit, learner, "email"),
+            )
         )
     if not learner.date_of_birth:
-        problems.append(Problem("The learner has no date of birth.", edit_url))
+        problems.append(
+            Problem("The learner has no date of birth.", _fix_url(edit, learner, "date_of_birth"))
+        )
     elif not 14 <= _age_on(learner.date_of_birth, timezone.localdate()) <= 100:
         problems.append(
             Problem(
-                "Smart Assessor accepts learners aged 14 to 100: check the date of birth.", edit_url
+                "Smart Assessor accepts learners aged 14 to 100: check the date of birth.",
+                _fix_url(edit, learner, "date_of_birth"),
             )
         )
     if learner.uln and not uln_is_valid(learner.uln):
-        problems.append(Problem("The ULN's check digit is wrong.", edit_url))
-    for label, value, limit in (
-        ("First name", learner.first_name, 50),
-        ("Surname", learner.surname, 50),
+        problems.append(Problem("The ULN's check digit is wrong.", _fix_url(edit, learner, "uln")))
+    for label, name, value, limit in (
+        ("First name", "first_name", learner.first_name, 50),
+        ("Surname", "surname", learner.surname, 50),
     ):
         if len(value.strip()) > limit:
             problems.append(
-                Problem(f"{label} is longer than Smart Assessor's {limit} characters.", edit_url)
+                Problem(
+                    f"{label} is longer than Smart Assessor's {limit} characters.",
+                    _fix_url(edit, learner, name),
+                )
             )
 
     qualifications = tuple(
@@ -231,7 +263,11 @@ def _preview(learner: Learner, settings: IntegrationSettings) -> Preview:
             Problem(
                 "None of the learner's qualifications is available in Smart Assessor: add one "
                 "that is, or ask an Integration admin to refresh the qualification links.",
-                reverse("learners:learner_qualification_add", args=[learner.ident]),
+                _fix_url(
+                    reverse("learners:learner_qualification_add", args=[learner.ident]),
+                    learner,
+                    "qualification",
+                ),
             )
         )
 
@@ -266,7 +302,9 @@ def _preview(learner: Learner, settings: IntegrationSettings) -> Preview:
                 Problem(
                     f"{party.role} {party.record} has no email address, which Smart Assessor "
                     "needs to create them as an assessor.",
-                    reverse("learners:officer_edit", args=[party.record.pk]),
+                    _fix_url(
+                        reverse("learners:officer_edit", args=[party.record.pk]), learner, "email"
+                    ),
                 )
             )
 

@@ -106,7 +106,7 @@ def test_the_current_employer_is_the_placement_covering_today_latest_start_wins(
 def test_no_current_placement_says_none(staff_client, learner):
     page = plan_page(staff_client, learner)
 
-    assert "<dt>Current employer</dt>\n      <dd>None</dd>" in page
+    assert "<dt>Current employer</dt>\n      <dd>Not recorded</dd>" in page
 
 
 def test_each_qualification_shows_its_progress_and_pace(staff_client, learner):

@@ -67,7 +67,7 @@ def _course_row(lq: LearnerQualification, attr: str, new_value: str, value: dict
         target=SyncChange.Target.QUALIFICATION,
         record=_label(lq),
         record_id=lq.pk,
-        field="Smart Assessor",
+        field="Course enrolment",
         attr=attr,
         new_value=new_value,
         value=value,
