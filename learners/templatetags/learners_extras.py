@@ -53,6 +53,15 @@ BADGE_TONES = {
     "refused": "bad",
     "discarded": "neutral",
     "skipped": "neutral",
+    # ILR imports, and what they do with each learner
+    "reading": "info",
+    "previewed": "info",
+    "committing": "info",
+    "committed": "good",
+    "new": "info",
+    "changed": "info",
+    "unchanged": "neutral",
+    "conflict": "warning",
     # other yes-or-no states
     "enabled": "good",
     "switched_off": "neutral",

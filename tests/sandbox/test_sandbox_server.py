@@ -55,9 +55,7 @@ def test_bulk_seed_refuses_mis_ids_that_exist(sandbox):
 
 
 def test_a_page_of_500_from_10000_learners_is_quick(api, sandbox):
-    started = time.perf_counter()
     sandbox.seed(10_000, courses_per_learner=3)
-    seeded = time.perf_counter() - started
 
     timings = []
     for params in (
@@ -71,7 +69,6 @@ def test_a_page_of_500_from_10000_learners_is_quick(api, sandbox):
             timings.append(time.perf_counter() - started)
             assert len(response.json()["Items"]) == 500
 
-    assert seeded < 10
     # Typically 2-3 ms; the bound leaves room for a busy CI machine.
     assert statistics.median(timings) < 0.1, timings
 
