@@ -865,7 +865,9 @@ class Store:
                 updated = {**learner, "Status": status}
                 updated["ModifiedAt"] = format_timestamp(stamp := self._stamp())
                 learner_rows.append((stamp, _dump(updated), learner_id))
-            for session in simulation.learner_sessions(learner, states, now):
+            for session in simulation.learner_sessions(
+                learner, states, now, real_now=now - timedelta(days=self._offset_days)
+            ):
                 stored = sessions.get(session["SmartAssessorId"])
                 if stored is None or not _same(session, json.loads(stored)):
                     session["ModifiedAt"] = format_timestamp(stamp := self._stamp())
