@@ -24,15 +24,16 @@ class QuickSelect(forms.Select):
         attrs: dict[str, Any] | None = None,
         renderer: Any = None,
     ) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
+        # Widget's context (name, attributes, the values chosen as strings) without
+        # ChoiceWidget's option dictionaries, which cost as much as the templates.
+        widget = forms.Widget.get_context(self, name, value, attrs)["widget"]
+        chosen = set(widget["value"])
         options = format_html_join(
             "\n",
             '<option value="{}"{}>{}</option>',
             (
-                (option["value"], mark_safe(" selected") if option["selected"] else "", label)
-                for _group, group_options, _index in widget["optgroups"]
-                for option in group_options
-                for label in (option["label"],)
+                (option, mark_safe(" selected") if str(option) in chosen else "", label)
+                for option, label in self.choices
             ),
         )
         return format_html(

@@ -247,3 +247,26 @@ def test_the_search_uses_the_trigram_indexes_on_postgresql():
     assert names == {
         f"learner_{column}_trgm" for column in ("first_name", "surname", "ident", "lrn", "uln")
     }
+
+
+@pytest.mark.parametrize("chosen", [None, 1])
+def test_the_quick_select_draws_what_djangos_select_draws(chosen):
+    from django import forms
+
+    from learners.models import Officer
+    from learners.widgets import QuickSelect
+
+    officers = OfficerFactory.create_batch(3)
+    value = {} if chosen is None else {"officer": str(officers[chosen].pk)}
+
+    def drawn(widget) -> str:
+        class Filter(forms.Form):
+            officer = forms.ModelChoiceField(
+                queryset=Officer.objects.all(), required=False, empty_label="Anyone", widget=widget
+            )
+
+        html = Filter(value)["officer"].as_widget(attrs={"aria-describedby": "hint"})
+        return re.sub(r">\s+<", "><", html)
+
+    assert drawn(QuickSelect) == drawn(forms.Select)
+    assert drawn(QuickSelect).count(" selected") == 1
