@@ -80,3 +80,40 @@ def test_the_sandbox_keeps_sessions_ahead_of_the_real_clock_booked(api, sandbox)
         and datetime.fromisoformat(session["PlannedStart"]) > real_now
         for session in sessions
     )
+
+
+def test_a_test_may_let_the_simulated_clock_alone_hold_sessions(api, sandbox):
+    start = (today() - timedelta(days=150)).isoformat()
+    learner = api.learner(StartDate=start)
+    api.enrol(
+        learner["SmartAssessorId"],
+        StartDate=start,
+        PlannedEndDate=(date.fromisoformat(start) + timedelta(days=540)).isoformat(),
+    )
+
+    now = datetime.fromisoformat(sandbox.advance(100, real_clock_sessions=False)["Now"])
+    sessions = api.get(f"/learners/{learner['SmartAssessorId']}/sessions").json()["Items"]
+
+    held_later = [
+        session
+        for session in sessions
+        if datetime.fromisoformat(session["PlannedStart"]) > datetime.now(UTC)
+        and datetime.fromisoformat(session["PlannedStart"])
+        + timedelta(minutes=session["DurationMinutes"])
+        <= now
+    ]
+    assert held_later
+    assert all(session["Attendance"] is not None for session in held_later)
+
+
+def test_the_advance_refuses_a_real_clock_setting_that_is_not_true_or_false(sandbox):
+    import requests
+
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/advance",
+        json={"Days": 1, "RealClockSessions": "no"},
+        timeout=10,
+    )
+
+    assert answer.status_code == 400
+    assert "RealClockSessions must be true or false." in answer.text
