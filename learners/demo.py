@@ -280,7 +280,9 @@ class DemoLearner:
     """The actual end date of a learner who completed or withdrew."""
     risk: str = RiskBand.NOT_SET
     pace: int = 0
-    """Progress points ahead of (+) or behind (-) the time elapsed."""
+    """Progress points ahead of (+) or behind (-) the time elapsed: the figures a learner who
+    withdrew left with, and, for one in learning, the story Smart Assessor is expected to tell
+    (the sandbox draws its own)."""
     second_assessor: str | None = None
     mentor: str | None = None
     completed_earlier: str | None = None
@@ -733,29 +735,34 @@ def _induction_day(spec: DemoLearner) -> datetime.date:
 
 
 def _progress(spec: DemoLearner, start: datetime.date, planned_end: datetime.date) -> dict:
-    """Status, end and progress figures of the learner's current standard."""
+    """Status, end and progress figures of the learner's current standard.
+
+    Progress comes from the ePortfolio, and no demo learner is in Smart Assessor yet: a learner
+    still in learning (or on a break) has no figures, all 0, until Smart Assessor sends them.
+    Were they made up here, enrolling the learner would bring Smart Assessor's 0 % of a new
+    enrolment back over them. Only the programmes that ended keep the figures they ended with.
+    """
     if spec.status == LearnerStatus.COMPLETED:
         return {
             "status": QualificationStatus.COMPLETED,
             "actual_end_date": spec.ended,
             **_all_percent(100),
         }
-    as_at = spec.ended or AS_AT
-    timeline = 100 * (as_at - start).days / (planned_end - start).days
-    if spec.status == LearnerStatus.IN_LEARNING and _induction_day(spec) > AS_AT:
+    if spec.status != LearnerStatus.WITHDRAWN:
+        started = _induction_day(spec) <= AS_AT
         return {
-            "status": QualificationStatus.NOT_STARTED,
+            "status": {
+                LearnerStatus.IN_LEARNING: QualificationStatus.IN_PROGRESS
+                if started
+                else QualificationStatus.NOT_STARTED,
+                LearnerStatus.BREAK_IN_LEARNING: QualificationStatus.BREAK_IN_LEARNING,
+            }[spec.status],
             **_all_percent(0),
-            "timeline_percent": _percent(timeline),
         }
+    timeline = 100 * (spec.end - start).days / (planned_end - start).days
     progress = timeline + spec.pace
-    status = {
-        LearnerStatus.IN_LEARNING: QualificationStatus.IN_PROGRESS,
-        LearnerStatus.BREAK_IN_LEARNING: QualificationStatus.BREAK_IN_LEARNING,
-        LearnerStatus.WITHDRAWN: QualificationStatus.WITHDRAWN,
-    }[spec.status]
     return {
-        "status": status,
+        "status": QualificationStatus.WITHDRAWN,
         "actual_end_date": spec.ended,
         "progress_percent": _percent(progress),
         # Evidence is mapped ahead of sign-off, so mapped leads and assessed lags.

@@ -19,6 +19,7 @@ from .models import (
     Review,
 )
 from .selectors import LEARNER_SORTS
+from .widgets import QuickSelect
 
 
 class DateInput(forms.DateInput):
@@ -272,7 +273,11 @@ class LearnerFilterForm(forms.Form):
         label="Status", required=False, choices=[("", "Any status"), *LearnerStatus.choices]
     )
     officer = forms.ModelChoiceField(
-        label="Main officer", required=False, queryset=Officer.objects.none(), empty_label="Anyone"
+        label="Main officer",
+        required=False,
+        queryset=Officer.objects.none(),
+        empty_label="Anyone",
+        widget=QuickSelect,
     )
     sort = forms.ChoiceField(
         required=False,

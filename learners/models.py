@@ -184,6 +184,16 @@ class RiskBand(models.TextChoices):
     HIGH = "high", "High"
 
 
+# The risk bands from none to the highest, as the learner list sorts them (and an index serves).
+RISK_RANK = models.Case(
+    models.When(risk_band=RiskBand.LOW, then=models.Value(1)),
+    models.When(risk_band=RiskBand.MEDIUM, then=models.Value(2)),
+    models.When(risk_band=RiskBand.HIGH, then=models.Value(3)),
+    default=models.Value(0),
+    output_field=models.IntegerField(),
+)
+
+
 class Learner(models.Model):
     ENDED_STATUSES = (LearnerStatus.COMPLETED, LearnerStatus.WITHDRAWN)
 
@@ -239,11 +249,25 @@ class Learner(models.Model):
 
     class Meta:
         ordering = ["surname", "first_name", "id"]
+        # One index per sort of the learner list (learners.selectors.LEARNER_SORTS), each
+        # ending with the name and id that break ties, so that a page of any sort is read
+        # from an index in either direction. The searches' trigram indexes (PostgreSQL only)
+        # are in migration 0007.
         indexes = [
-            models.Index(fields=["surname", "first_name"]),
-            models.Index(fields=["lrn"]),
+            models.Index(fields=["surname", "first_name", "id"], name="learner_by_name"),
+            models.Index(fields=["lrn", "surname", "first_name", "id"], name="learner_by_lrn"),
             models.Index(fields=["uln"]),
-            models.Index(fields=["status"]),
+            models.Index(
+                fields=["status", "surname", "first_name", "id"], name="learner_by_status"
+            ),
+            models.Index(RISK_RANK, "surname", "first_name", "id", name="learner_by_risk"),
+            models.Index(
+                fields=["start_date", "surname", "first_name", "id"], name="learner_by_start"
+            ),
+            models.Index(
+                fields=["planned_end_date", "surname", "first_name", "id"],
+                name="learner_by_planned_end",
+            ),
         ]
         constraints = [
             # Smart Assessor and the ILR would take PW000101 and pw000101 for one learner.

@@ -3,11 +3,25 @@
 import re
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    OrderBy,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from .models import (
+    RISK_RANK,
     Learner,
     LearnerOfficerRole,
     LearnerQualification,
@@ -17,13 +31,34 @@ from .models import (
     Review,
 )
 
-LEARNER_SORTS = {
-    "name": ("surname", "first_name"),
+# More learners than any provider has: a LIMIT that leaves every match in.
+EVERY_MATCH = 2**31 - 1
+# The shortest search term with a trigram, which the trigram indexes can look up.
+TRIGRAM = 3
+
+BY_NAME = ("surname", "first_name", "id")
+
+# Each sort key of the learner list and its columns, the learner's name breaking ties. Every
+# column but the main officer's and the employer's is a learner column that an index of
+# Learner.Meta.indexes serves in both directions, so a page is read from the index rather than
+# by sorting every learner. The main officer's (a join) and the current employer's (a subquery
+# for each learner) are still sorted over every learner: the slowest sorts at 100,000.
+LEARNER_SORTS: dict[str, tuple[str | BaseExpression, ...]] = {
+    "name": BY_NAME,
     "ident": ("ident",),
-    "start": ("start_date",),
-    "planned_end": ("planned_end_date",),
-    "status": ("status",),
-    "officer": ("main_officer__surname", "main_officer__forenames"),
+    "lrn": ("lrn", *BY_NAME),
+    "status": ("status", *BY_NAME),
+    "risk": (RISK_RANK, *BY_NAME),
+    "officer": ("main_officer__surname", "main_officer__forenames", *BY_NAME),
+    "employer": ("current_employer_name", *BY_NAME),
+    "start": ("start_date", *BY_NAME),
+    "planned_end": ("planned_end_date", *BY_NAME),
+}
+# The columns that may be empty (no main officer, no current employer): last both ways.
+NULLABLE_SORT_COLUMNS = {
+    "main_officer__surname",
+    "main_officer__forenames",
+    "current_employer_name",
 }
 
 
@@ -72,20 +107,61 @@ def learner_list(
         _current_placements()
     )
     if search:
-        learners = learners.filter(
-            _matching_every_term(search, ("first_name", "surname", "ident", "lrn", "uln"))
-        )
+        condition = _matching_every_term(search, ("first_name", "surname", "ident", "lrn", "uln"))
+        if connection.vendor == "postgresql" and all(
+            len(term) >= TRIGRAM for term in _search_terms(search)
+        ):
+            # The slice keeps the matches a subquery of their own, read first through the
+            # trigram indexes (migration 0007). Merged into the list's query, PostgreSQL walks
+            # the sort's index instead, testing each learner until a page of matches turns
+            # up: a search by surname sorted by surname read almost half of them.
+            learners = learners.filter(
+                pk__in=Learner.objects.filter(condition).values("pk")[:EVERY_MATCH]
+            )
+        else:
+            # SQLite has no trigram index and reads the table either way, faster in one query;
+            # a term too short for a trigram matches most learners, and walking the sort's
+            # index finds a page of them at once.
+            learners = learners.filter(condition)
     if status:
         learners = learners.filter(status=status)
     if main_officer:
         learners = learners.filter(main_officer=main_officer)
-    descending = sort.startswith("-")
-    columns = LEARNER_SORTS.get(sort.removeprefix("-"), LEARNER_SORTS["name"])
-    return learners.order_by(
-        *(
-            F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
-            for column in (*columns, "id")
-        )
+    key = sort.removeprefix("-")
+    if key not in LEARNER_SORTS:
+        key = "name"
+    if key == "employer":
+        learners = learners.alias(current_employer_name=_current_employer_name())
+    return learners.order_by(*_order(LEARNER_SORTS[key], descending=sort.startswith("-")))
+
+
+def _order(columns: tuple[str | BaseExpression, ...], *, descending: bool) -> list[OrderBy]:
+    """The ORDER BY of the columns, in the form their indexes serve.
+
+    A column that cannot be empty is sorted plainly: ``DESC NULLS LAST`` on such a column
+    would stop PostgreSQL scanning its index backwards (the index holds ``ASC NULLS LAST``).
+    """
+    order = []
+    for column in columns:
+        expression = F(column) if isinstance(column, str) else column
+        if column in NULLABLE_SORT_COLUMNS:
+            order.append(
+                expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+            )
+        else:
+            order.append(expression.desc() if descending else expression.asc())
+    return order
+
+
+def _current_employer_name() -> Subquery:
+    """The name of the learner's current employer: of its current placement that started last,
+    as the list shows it."""
+    return Subquery(
+        Placement.objects.current()
+        .filter(learner=OuterRef("pk"))
+        .order_by("-start_date", "-id")
+        .values("organisation__name")[:1],
+        output_field=CharField(),
     )
 
 
@@ -141,11 +217,17 @@ def learner_detail(*, ident: str) -> Learner:
 
 
 def officer_list(*, search: str = "", active: bool | None = None) -> QuerySet[Officer]:
-    officers = (
-        Officer.objects.prefetch_related("roles")
-        .annotate(main_learner_count=Count("main_learners"))
-        # An aggregate drops Meta.ordering.
-        .order_by(*(Officer._meta.ordering or ()))
+    # A count per officer by a subquery rather than an aggregate over the join: the database
+    # counts only the page's officers, where GROUP BY counted every learner for every page.
+    main_learner_counts = (
+        Learner.objects.filter(main_officer=OuterRef("pk"))
+        .order_by()
+        .values("main_officer")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    officers = Officer.objects.prefetch_related("roles").annotate(
+        main_learner_count=Coalesce(Subquery(main_learner_counts), 0)
     )
     if search:
         officers = officers.filter(

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar, cast
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
+from django.core.paginator import Page as ListPage
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
@@ -49,10 +50,44 @@ class Page(PermissionRequiredMixin, ContextMixin):
         return super().get_context_data(section=self.section, **kwargs)
 
 
+class EitherEndPaginator(Paginator):
+    """Pages of a long ordered list that cost about the same wherever they are.
+
+    ``OFFSET`` makes the database read and drop every row before the page: the last page of
+    100,000 learners read 99,975 to show 25, with their joins and counts. So a page is read in
+    two steps: the ids of its rows (from the sort's index alone, where PostgreSQL has one), then
+    those rows with everything the page shows; and a page past the middle is read in the
+    reversed order, from the end, and turned round. The middle page is the dearest, at half the
+    ids of the list. The count stays exact (one ``COUNT`` a page, from an index).
+    """
+
+    def page(self, number: int | str) -> ListPage:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        return ListPage(self._rows(bottom, top), number, self)
+
+    def _rows(self, bottom: int, top: int) -> Any:
+        records = self.object_list
+        if not isinstance(records, QuerySet):
+            return records[bottom:top]
+        if bottom > self.count - top:
+            from_end = records.reverse().values_list("pk", flat=True)
+            ids = list(from_end[self.count - top : self.count - bottom])[::-1]
+        else:
+            ids = list(records.values_list("pk", flat=True)[bottom:top])
+        by_id = {record.pk: record for record in records.filter(pk__in=ids).order_by()}
+        # A row deleted between the two reads is left out.
+        return [by_id[pk] for pk in ids if pk in by_id]
+
+
 class FilteredListView(Page, ListView):
     """A paged list whose search and filters come from a form over the query string."""
 
     paginate_by = PAGE_SIZE
+    paginator_class = EitherEndPaginator
     filter_form_class: type[BaseForm]
 
     @cached_property

@@ -84,9 +84,16 @@ class SandboxControl:
         has only the paged lists; a reset returns to what the sandbox was started with."""
         self.settings(Feeds=on)
 
-    def advance(self, days: int) -> dict[str, Any]:
-        """Move simulated time on; returns ``{"Now": ..., "Changed": {...}}``."""
-        return self._call("POST", "advance", {"Days": days})
+    def advance(self, days: int, *, real_clock_sessions: bool = True) -> dict[str, Any]:
+        """Move simulated time on; returns ``{"Now": ..., "Changed": {...}}``.
+
+        ``real_clock_sessions=False`` lets the simulated clock alone hold sessions, for a test
+        that needs a session planned in one run to be held by the next (the real clock stands
+        still meanwhile); the default holds one only once the real clock has passed it too."""
+        body: dict[str, Any] = {"Days": days}
+        if not real_clock_sessions:
+            body["RealClockSessions"] = False
+        return self._call("POST", "advance", body)
 
     def seed(self, learners: int, courses_per_learner: int = 3, prefix: str = "BENCH") -> int:
         """Bulk-create learners ``{prefix}000001``... with their enrolments; returns how many."""

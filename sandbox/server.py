@@ -222,11 +222,22 @@ class Sandbox:
 
     def advance(self, request: Request) -> Response:
         body = self._body(request)
-        reject_unknown(sorted(set(body) - {"Days"}), "field")
+        reject_unknown(sorted(set(body) - {"Days", "RealClockSessions"}), "field")
         days = body.get("Days")
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
             raise invalid([Problem("validation", "Days must be a whole number 0-3650.", "Days")])
-        return Response.json(200, self.store.advance(days))
+        real_clock = body.get("RealClockSessions", True)
+        if not isinstance(real_clock, bool):
+            raise invalid(
+                [
+                    Problem(
+                        "validation",
+                        "RealClockSessions must be true or false.",
+                        "RealClockSessions",
+                    )
+                ]
+            )
+        return Response.json(200, self.store.advance(days, real_clock_sessions=real_clock))
 
     def seed(self, request: Request) -> Response:
         body = self._body(request)

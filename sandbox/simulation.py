@@ -2,8 +2,12 @@
 
 Every figure is a pure function of an enrolment's id, its dates and the simulated day, so
 advancing time in one step or in several lands in the same place, and a reset replays the same
-story. Paces, breaks and withdrawals are drawn from a hash of the enrolment id: some learners run
-ahead of their timeline, some fall behind, a few take a break in learning or withdraw.
+story. Paces, breaks and withdrawals are drawn from a hash of the enrolment id: some learners
+run ahead of their timeline, some fall behind, a few take a break in learning or withdraw.
+
+A session's attendance is known only once it is over on the real clock too: the MIS lives on
+the real clock, so a session the simulated clock has passed but the real one has not stays
+booked, rather than reaching the MIS as attended on a day still to come there.
 """
 
 import hashlib
@@ -281,11 +285,17 @@ def _every_12_weeks(first: date, stop: date, horizon: datetime) -> Iterator[date
 
 
 def learner_sessions(
-    learner: dict[str, Any], courses: list[dict[str, Any]], now: datetime
+    learner: dict[str, Any],
+    courses: list[dict[str, Any]],
+    now: datetime,
+    *,
+    real_now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The sessions that exist by ``now``: an induction, progress reviews and assessment visits
     every 12 weeks, a gateway review before each course ends and an exit review. They appear
-    two weeks before they are due; past ones carry their attendance."""
+    two weeks before they are due; those over by ``now`` and by ``real_now`` (the real clock,
+    the MIS's; ``now`` when not given) carry their attendance."""
+    held_by = now if real_now is None else min(now, real_now)
     if not courses:
         return []
     plans = [Plan.of(course) for course in courses]
@@ -323,7 +333,7 @@ def learner_sessions(
             continue
         session_id = stable_id(learner_id, key)
         attendance = actual_start = feedback = None
-        if planned_start + timedelta(minutes=minutes) <= now:
+        if planned_start + timedelta(minutes=minutes) <= held_by:
             attendance = _attendance(session_id, planned_start.date(), plans)
             if attendance == "Attended":
                 draw = fraction(session_id, "late")

@@ -805,8 +805,11 @@ class Store:
 
     # Moving the world on --------------------------------------------------------------------
 
-    def advance(self, days: int) -> dict[str, Any]:
-        """Move simulated time on and bring every enrolment, session and score up to date."""
+    def advance(self, days: int, *, real_clock_sessions: bool = True) -> dict[str, Any]:
+        """Move simulated time on and bring every enrolment, session and score up to date.
+
+        With ``real_clock_sessions`` a session is held only once the real clock has passed it
+        too (simulation.learner_sessions)."""
         changed = {"LearnerCourses": 0, "Sessions": 0, "SmartCoach": 0}
         with self._write() as db:
             self._offset_days += days
@@ -821,7 +824,15 @@ class Store:
                 if not learners:
                     break
                 after = learners[-1][0]
-                self._advance_learners(db, [json.loads(row[1]) for row in learners], now, changed)
+                self._advance_learners(
+                    db,
+                    [json.loads(row[1]) for row in learners],
+                    now,
+                    changed,
+                    real_now=now - timedelta(days=self._offset_days)
+                    if real_clock_sessions
+                    else None,
+                )
         return {"Now": format_timestamp(self.now_micros()), "Changed": changed}
 
     def _advance_learners(
@@ -830,6 +841,8 @@ class Store:
         learners: list[dict[str, Any]],
         now: datetime,
         changed: dict[str, int],
+        *,
+        real_now: datetime | None,
     ) -> None:
         ids = [learner["SmartAssessorId"] for learner in learners]
         marks = ",".join("?" * len(ids))
@@ -865,7 +878,7 @@ class Store:
                 updated = {**learner, "Status": status}
                 updated["ModifiedAt"] = format_timestamp(stamp := self._stamp())
                 learner_rows.append((stamp, _dump(updated), learner_id))
-            for session in simulation.learner_sessions(learner, states, now):
+            for session in simulation.learner_sessions(learner, states, now, real_now=real_now):
                 stored = sessions.get(session["SmartAssessorId"])
                 if stored is None or not _same(session, json.loads(stored)):
                     session["ModifiedAt"] = format_timestamp(stamp := self._stamp())
