@@ -255,6 +255,10 @@ class Learner(models.Model):
         # are in migration 0007.
         indexes = [
             models.Index(fields=["surname", "first_name", "id"], name="learner_by_name"),
+            # The list by main officer, read officer by officer (selectors.learner_ids_by_officer).
+            models.Index(
+                fields=["main_officer", "surname", "first_name", "id"], name="learner_by_officer"
+            ),
             models.Index(fields=["lrn", "surname", "first_name", "id"], name="learner_by_lrn"),
             models.Index(fields=["uln"]),
             models.Index(

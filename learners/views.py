@@ -73,14 +73,32 @@ class EitherEndPaginator(Paginator):
         records = self.object_list
         if not isinstance(records, QuerySet):
             return records[bottom:top]
-        if bottom > self.count - top:
-            from_end = records.reverse().values_list("pk", flat=True)
-            ids = list(from_end[self.count - top : self.count - bottom])[::-1]
-        else:
-            ids = list(records.values_list("pk", flat=True)[bottom:top])
+        ids = self._ids(records, bottom, top)
         by_id = {record.pk: record for record in records.filter(pk__in=ids).order_by()}
         # A row deleted between the two reads is left out.
         return [by_id[pk] for pk in ids if pk in by_id]
+
+    def _ids(self, records: QuerySet, bottom: int, top: int) -> list[Any]:
+        if bottom > self.count - top:
+            from_end = records.reverse().values_list("pk", flat=True)
+            return list(from_end[self.count - top : self.count - bottom])[::-1]
+        return list(records.values_list("pk", flat=True)[bottom:top])
+
+
+class LearnerPaginator(EitherEndPaginator):
+    """The learner list's pages; by main officer they are read officer by officer, which no
+    single index serves in the join's order."""
+
+    def __init__(self, *args: Any, sort: str = "name", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sort = sort
+
+    def _ids(self, records: QuerySet, bottom: int, top: int) -> list[Any]:
+        if self.sort.removeprefix("-") != "officer":
+            return super()._ids(records, bottom, top)
+        return selectors.learner_ids_by_officer(
+            records, bottom=bottom, top=top, descending=self.sort.startswith("-")
+        )
 
 
 class FilteredListView(Page, ListView):
@@ -116,6 +134,9 @@ class LearnerListView(FilteredListView):
     @property
     def sort(self) -> str:
         return self.filters.cleaned_data.get("sort") or "name"
+
+    def get_paginator(self, *args: Any, **kwargs: Any) -> LearnerPaginator:
+        return LearnerPaginator(*args, sort=self.sort, **kwargs)
 
     def get_queryset(self) -> QuerySet[Learner]:
         values = self.filters.cleaned_data
