@@ -41,8 +41,9 @@ BY_NAME = ("surname", "first_name", "id")
 # Each sort key of the learner list and its columns, the learner's name breaking ties. Every
 # column but the main officer's and the employer's is a learner column that an index of
 # Learner.Meta.indexes serves in both directions, so a page is read from the index rather than
-# by sorting every learner. The main officer's (a join) and the current employer's (a subquery
-# for each learner) are still sorted over every learner: the slowest sorts at 100,000.
+# by sorting every learner. The main officer's (a join) is read officer by officer instead
+# (learner_ids_by_officer, the list's paginator); the current employer's (a subquery for each
+# learner) is still sorted over every learner: the slowest sort at 100,000.
 LEARNER_SORTS: dict[str, tuple[str | BaseExpression, ...]] = {
     "name": BY_NAME,
     "ident": ("ident",),
