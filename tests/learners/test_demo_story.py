@@ -22,9 +22,10 @@ from learners.models import (
 )
 from smartassessor.connection import client_from_settings
 from smartassessor.forms import ReviewTypeMappingForm
-from smartassessor.models import Enrolment, IntegrationSettings, LinkRefresh, ReviewLink
+from smartassessor.models import Enrolment, LinkRefresh, ReviewLink
 from smartassessor.services import enrolment_requests, links
 from smartassessor.services.sync import refresh
+from tests.smartassessor.conftest import sa_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -46,20 +47,12 @@ def test_no_learner_in_learning_carries_progress_before_smart_assessor_sends_it(
 
 
 @pytest.fixture
-def demo_at_the_sandbox(db, sandbox):
+def demo_at_the_sandbox(sa_sandbox):  # noqa: F811 (the fixture imported above)
     """The demo data, and the integration at the sandbox with its qualification links, as
     ``make run`` leaves them (``smartassessor demo`` and Refresh Qualification Links)."""
     demo_data_load()
-    settings = IntegrationSettings.load()
-    settings.enabled = True
-    settings.base_url = sandbox.url
-    settings.username = sandbox.username
-    settings.password = sandbox.password
-    settings.client_key = sandbox.client_key
-    settings.requests_per_second = 50
-    settings.save()
     links.qualification_links_refresh(refresh=LinkRefresh.objects.create())
-    return sandbox
+    return sa_sandbox
 
 
 def test_the_readme_tour_enrol_advance_refresh_brings_progress_and_reviews(demo_at_the_sandbox):
