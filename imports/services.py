@@ -1,6 +1,10 @@
 """The ILR import (F32), plan → check → apply: ``plan`` reads the file and says per learner what
 would happen, writing nothing; ``commit`` plans again from the same file and writes what the
-plan allows, batch by batch, through the learners' services (full_clean and their signals).
+plan allows, BATCH learners to a transaction, through the learners' services (full_clean and
+their signals): the new learners in bulk (``learners_create``), the changed one by one. Both
+read the file a batch at a time, so memory stays flat whatever its size. On the Import page
+the preview and the commit run in the background (``preview_build``, ``commit_run``), each
+learner's row stored as it goes, with ``done`` of ``total`` for the page to show.
 
 Each learner's values are compared as a snapshot: a dict of the learner's fields, its
 qualifications keyed ``reference|start`` and its placements keyed ``EDRS|start``, in JSON
