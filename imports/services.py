@@ -50,10 +50,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
-from django.db.models.functions import Lower
 from django.utils import timezone
 
+from learners import selectors as learner_selectors
 from learners import services as learner_services
 from learners import validators
 from learners.models import (
@@ -332,7 +331,7 @@ def _mis_refusals(snapshot: Snapshot, record: Learner | None) -> list[str]:
         if name in DATE_FIELDS and value:
             value = datetime.date.fromisoformat(value)
         setattr(candidate, name, value)
-    references = [record["reference"] for record in snapshot["qualifications"].values()]
+    references = [held["reference"] for held in snapshot["qualifications"].values()]
     twice = sorted({reference for reference in references if references.count(reference) > 1})
     found = [
         f"MIS_QualificationOnce: the aim {reference} is in the file twice with different "
@@ -352,19 +351,8 @@ class _Batch:
     """What the database holds for one batch of the file's learners, read in a few queries."""
 
     def __init__(self, learners: list[ilr.IlrLearner], ulns: list[str]) -> None:
-        refs = [learner.ref.lower() for learner in learners]
-        found = (
-            Learner.objects.annotate(lowered=Lower("ident"))
-            .filter(lowered__in=refs)
-            .prefetch_related(
-                Prefetch(
-                    "qualifications",
-                    queryset=LearnerQualification.objects.select_related(
-                        "qualification"
-                    ).prefetch_related("breaks"),
-                ),
-                Prefetch("placements", queryset=Placement.objects.select_related("organisation")),
-            )
+        found = learner_selectors.learners_with_records(
+            idents=[learner.ref for learner in learners]
         )
         self.learners = {learner.ident.lower(): learner for learner in found}
         idents = [learner.ident for learner in self.learners.values()]
@@ -449,8 +437,8 @@ OnBatch = Callable[[list[Row]], None]
 
 
 def _planned_batches(path: Path, tally: dict[str, Any]) -> Iterator[list[Row]]:
-    """The file's learners planned BATCH at a time, as they are read; the file is checked
-    first (``ilr.check``)."""
+    """The file's learners planned BATCH at a time, as they are read; the caller has checked
+    the file (``ilr.check``)."""
     catalogue = _Catalogue()
     read = ilr.learners(path)
     while learners := list(islice(read, BATCH)):
@@ -467,6 +455,10 @@ def plan(path: Path, *, on_batch: OnBatch | None = None) -> Plan:
     ``on_batch`` is given each batch's rows as they are planned; without it the rows are kept
     in the plan (without their snapshots), with it only the counts are."""
     ilr.check(path)
+    return _plan_checked(path, on_batch)
+
+
+def _plan_checked(path: Path, on_batch: OnBatch | None) -> Plan:
     tally = _tally()
     rows: list[Row] = []
     counts: Counter[str] = Counter()
@@ -809,7 +801,7 @@ def preview_build(*, import_id: int) -> None:
         record.total = ilr.check(path)["learners"]
         record.save(update_fields=["total"])
         record.rows.all().delete()
-        planned = plan(path, on_batch=_rows_store(record))
+        planned = _plan_checked(path, _rows_store(record))
     except ilr.IlrFileError as error:
         _failed(record, record.user, str(error))
         _drop_file(record)

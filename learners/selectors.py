@@ -17,7 +17,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.expressions import BaseExpression
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.shortcuts import get_object_or_404
 
 from .models import (
@@ -87,6 +87,29 @@ def _current_placements() -> Prefetch:
     )
 
 
+def _qualifications_with_breaks() -> Prefetch:
+    return Prefetch(
+        "qualifications",
+        queryset=LearnerQualification.objects.select_related("qualification").prefetch_related(
+            "breaks"
+        ),
+    )
+
+
+def _placements_with_employers() -> Prefetch:
+    return Prefetch("placements", queryset=Placement.objects.select_related("organisation"))
+
+
+def learners_with_records(*, idents: list[str]) -> QuerySet[Learner]:
+    """The learners of these Learner Idents (letter case aside), each with its qualifications
+    (and their breaks) and placements (and their employers), in three queries more."""
+    return (
+        Learner.objects.annotate(lowered_ident=Lower("ident"))
+        .filter(lowered_ident__in=[ident.lower() for ident in idents])
+        .prefetch_related(_qualifications_with_breaks(), _placements_with_employers())
+    )
+
+
 def _officer_roles() -> Prefetch:
     return Prefetch(
         "officer_roles", queryset=LearnerOfficerRole.objects.select_related("officer", "role")
@@ -136,19 +159,30 @@ def learner_list(
     return learners.order_by(*_order(LEARNER_SORTS[key], descending=sort.startswith("-")))
 
 
+def learner_counts_by_officer(learners: QuerySet[Learner]) -> dict[int | None, int]:
+    """How many of ``learners`` each main officer has (None: those without one), in one
+    GROUP BY; their sum is the list's count."""
+    return dict(learners.order_by().values_list("main_officer").annotate(learners=Count("pk")))
+
+
 def learner_ids_by_officer(
-    learners: QuerySet[Learner], *, bottom: int, top: int, descending: bool
+    learners: QuerySet[Learner],
+    *,
+    counts: dict[int | None, int],
+    bottom: int,
+    top: int,
+    descending: bool,
 ) -> list[int]:
     """The ids of rows ``bottom`` to ``top`` of ``learners`` in the order of the "officer" sort,
     read officer by officer rather than by sorting every learner through the join.
 
-    A provider has few officers: one GROUP BY counts the list's learners of each, the officers
-    are put in order by name (those of one name together, as the join sorts them), and only
-    the learners of the officers the page falls in are read, in one query: a page within one
-    officer's learners from the index on (main officer, name); a page across several from
-    theirs alone. Learners without a main officer come last either way.
+    A provider has few officers: ``counts`` (``learner_counts_by_officer``) says how many
+    learners each has, the officers are put in order by name (those of one name together, as
+    the join sorts them), and only the learners of the officers the page falls in are read, in
+    one query: a page within one officer's learners from the index on (main officer, name); a
+    page across several from theirs alone. Learners without a main officer come last either
+    way.
     """
-    counts = dict(learners.order_by().values_list("main_officer").annotate(learners=Count("pk")))
     officers = Officer.objects.filter(pk__in=[pk for pk in counts if pk is not None])
     by_name: dict[tuple[str, str], list[int | None]] = {}
     for pk, surname, forenames in officers.values_list("pk", "surname", "forenames"):
@@ -225,13 +259,8 @@ def delivery_plan(*, ident: str) -> DeliveryPlan:
     learner = get_object_or_404(
         Learner.objects.select_related("main_officer").prefetch_related(
             _officer_roles(),
-            Prefetch(
-                "qualifications",
-                queryset=LearnerQualification.objects.select_related(
-                    "qualification"
-                ).prefetch_related("breaks"),
-            ),
-            Prefetch("placements", queryset=Placement.objects.select_related("organisation")),
+            _qualifications_with_breaks(),
+            _placements_with_employers(),
             _current_placements(),
             Prefetch("reviews", queryset=Review.objects.select_related("review_type", "reviewer")),
         ),

@@ -87,17 +87,33 @@ class EitherEndPaginator(Paginator):
 
 class LearnerPaginator(EitherEndPaginator):
     """The learner list's pages; by main officer they are read officer by officer, which no
-    single index serves in the join's order."""
+    single index serves in the join's order, and the list's count is the sum of the officers'
+    counts rather than a COUNT of its own."""
 
     def __init__(self, *args: Any, sort: str = "name", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sort = sort
+        self.by_officer = sort.removeprefix("-") == "officer"
+
+    @cached_property
+    def officer_counts(self) -> dict[int | None, int]:
+        return selectors.learner_counts_by_officer(cast(QuerySet[Learner], self.object_list))
+
+    @cached_property
+    def count(self) -> int:
+        if self.by_officer and isinstance(self.object_list, QuerySet):
+            return sum(self.officer_counts.values())
+        return super().count
 
     def _ids(self, records: QuerySet, bottom: int, top: int) -> list[Any]:
-        if self.sort.removeprefix("-") != "officer":
+        if not self.by_officer:
             return super()._ids(records, bottom, top)
         return selectors.learner_ids_by_officer(
-            records, bottom=bottom, top=top, descending=self.sort.startswith("-")
+            records,
+            counts=self.officer_counts,
+            bottom=bottom,
+            top=top,
+            descending=self.sort.startswith("-"),
         )
 
 
