@@ -7,7 +7,9 @@ class LearnersConfig(AppConfig):
     verbose_name = "Learners and delivery plans"
 
     def ready(self) -> None:
+        from . import employers
         from .converters import IdentConverter
 
         # Registered here, before any URLconf loads: the integration's URLs use it too.
         register_converter(IdentConverter, "ident")
+        employers.connect()

@@ -30,6 +30,7 @@ from django.db import models, transaction
 from picsweb import roles
 from picsweb.errors import ApplicationError
 
+from . import employers
 from .models import (
     Attendance,
     BreakInLearning,
@@ -975,6 +976,7 @@ def load_learners(*, idents: list[str], label: str) -> list[Learner]:
         )
         for n, learner in enumerate(learners)
     )
+    employers.current_employers_refresh(learner_ids=[learner.pk for learner in learners])
     LearnerQualification.objects.bulk_create(
         LearnerQualification(
             learner=learner,

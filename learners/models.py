@@ -244,6 +244,18 @@ class Learner(models.Model):
         blank=True,
         related_name="main_learners",
     )
+    # The organisation of the current placement that started last, kept by learners.employers
+    # (as placements are written, and every hour as their dates pass) for the lists.
+    current_employer = models.ForeignKey(
+        Organisation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        # learner_by_employer below serves what an index of its own would.
+        db_index=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -255,9 +267,14 @@ class Learner(models.Model):
         # are in migration 0007.
         indexes = [
             models.Index(fields=["surname", "first_name", "id"], name="learner_by_name"),
-            # The list by main officer, read officer by officer (selectors.learner_ids_by_officer).
+            # The list by main officer, read officer by officer (selectors.learner_ids_by_group).
             models.Index(
                 fields=["main_officer", "surname", "first_name", "id"], name="learner_by_officer"
+            ),
+            # The list by current employer, read employer by employer (the same way).
+            models.Index(
+                fields=["current_employer", "surname", "first_name", "id"],
+                name="learner_by_employer",
             ),
             models.Index(fields=["lrn", "surname", "first_name", "id"], name="learner_by_lrn"),
             models.Index(fields=["uln"]),

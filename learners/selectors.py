@@ -2,10 +2,10 @@
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import (
-    CharField,
     Count,
     Exists,
     F,
@@ -39,11 +39,10 @@ TRIGRAM = 3
 BY_NAME = ("surname", "first_name", "id")
 
 # Each sort key of the learner list and its columns, the learner's name breaking ties. Every
-# column but the main officer's and the employer's is a learner column that an index of
-# Learner.Meta.indexes serves in both directions, so a page is read from the index rather than
-# by sorting every learner. The main officer's (a join) is read officer by officer instead
-# (learner_ids_by_officer, the list's paginator); the current employer's (a subquery for each
-# learner) is still sorted over every learner: the slowest sort at 100,000.
+# column but the main officer's and the current employer's is a learner column that an index
+# of Learner.Meta.indexes serves in both directions, so a page is read from the index rather
+# than by sorting every learner. Those two are names of another record (a join), and are read
+# group by group instead (GROUPED_SORTS, learner_ids_by_group and the list's paginator).
 LEARNER_SORTS: dict[str, tuple[str | BaseExpression, ...]] = {
     "name": BY_NAME,
     "ident": ("ident",),
@@ -51,7 +50,7 @@ LEARNER_SORTS: dict[str, tuple[str | BaseExpression, ...]] = {
     "status": ("status", *BY_NAME),
     "risk": (RISK_RANK, *BY_NAME),
     "officer": ("main_officer__surname", "main_officer__forenames", *BY_NAME),
-    "employer": ("current_employer_name", *BY_NAME),
+    "employer": ("current_employer__name", *BY_NAME),
     "start": ("start_date", *BY_NAME),
     "planned_end": ("planned_end_date", *BY_NAME),
 }
@@ -59,7 +58,23 @@ LEARNER_SORTS: dict[str, tuple[str | BaseExpression, ...]] = {
 NULLABLE_SORT_COLUMNS = {
     "main_officer__surname",
     "main_officer__forenames",
-    "current_employer_name",
+    "current_employer__name",
+}
+
+
+@dataclass(frozen=True)
+class GroupedSort:
+    """A sort by the name of the record a learner points at: the learner's field, the
+    record's model, and the fields of its name in the sort's order."""
+
+    field: str
+    model: type[Officer] | type[Organisation]
+    name: tuple[str, ...]
+
+
+GROUPED_SORTS = {
+    "officer": GroupedSort("main_officer", Officer, ("surname", "forenames")),
+    "employer": GroupedSort("current_employer", Organisation, ("name",)),
 }
 
 
@@ -127,9 +142,7 @@ def learner_list(
 
     ``sort`` is a key of LEARNER_SORTS, prefixed with "-" for descending order.
     """
-    learners = Learner.objects.select_related("main_officer").prefetch_related(
-        _current_placements()
-    )
+    learners = Learner.objects.select_related("main_officer", "current_employer")
     if search:
         condition = _matching_every_term(search, ("first_name", "surname", "ident", "lrn", "uln"))
         if connection.vendor == "postgresql" and all(
@@ -154,43 +167,45 @@ def learner_list(
     key = sort.removeprefix("-")
     if key not in LEARNER_SORTS:
         key = "name"
-    if key == "employer":
-        learners = learners.alias(current_employer_name=_current_employer_name())
     return learners.order_by(*_order(LEARNER_SORTS[key], descending=sort.startswith("-")))
 
 
-def learner_counts_by_officer(learners: QuerySet[Learner]) -> dict[int | None, int]:
-    """How many of ``learners`` each main officer has (None: those without one), in one
-    GROUP BY; their sum is the list's count."""
-    return dict(learners.order_by().values_list("main_officer").annotate(learners=Count("pk")))
+def learner_counts_by_group(learners: QuerySet[Learner], *, key: str) -> dict[Any, int]:
+    """How many of ``learners`` each record of a GROUPED_SORTS sort's field has (None: those
+    without one), in one GROUP BY; their sum is the list's count."""
+    field = GROUPED_SORTS[key].field
+    return dict(learners.order_by().values_list(field).annotate(learners=Count("pk")))
 
 
-def learner_ids_by_officer(
+def learner_ids_by_group(
     learners: QuerySet[Learner],
     *,
-    counts: dict[int | None, int],
+    key: str,
+    counts: dict[Any, int],
     bottom: int,
     top: int,
     descending: bool,
 ) -> list[int]:
-    """The ids of rows ``bottom`` to ``top`` of ``learners`` in the order of the "officer" sort,
-    read officer by officer rather than by sorting every learner through the join.
+    """The ids of rows ``bottom`` to ``top`` of ``learners`` in the order of a sort of
+    GROUPED_SORTS (``key``), read group by group rather than by sorting every learner through
+    the join.
 
-    A provider has few officers: ``counts`` (``learner_counts_by_officer``) says how many
-    learners each has, the officers are put in order by name (those of one name together, as
-    the join sorts them), and only the learners of the officers the page falls in are read, in
-    one query: a page within one officer's learners from the index on (main officer, name); a
-    page across several from theirs alone. Learners without a main officer come last either
-    way.
+    ``counts`` (``learner_counts_by_group``) says how many learners each officer (or employer)
+    has; they are put in order by name (those of one name together, as the join sorts them),
+    and only the learners of the few the page falls in are read, in one query: a page within
+    one group from the index on (field, name); a page across several from theirs alone.
+    Learners without one come last either way.
     """
-    officers = Officer.objects.filter(pk__in=[pk for pk in counts if pk is not None])
-    by_name: dict[tuple[str, str], list[int | None]] = {}
-    for pk, surname, forenames in officers.values_list("pk", "surname", "forenames"):
-        by_name.setdefault((surname, forenames), []).append(pk)
+    sort = GROUPED_SORTS[key]
+    by_name: dict[tuple[str, ...], list[Any]] = {}
+    # Every record's name, which is quicker than naming thousands of employers' ids.
+    for pk, *name in sort.model.objects.values_list("pk", *sort.name):
+        if pk in counts:
+            by_name.setdefault(tuple(name), []).append(pk)
     groups = [by_name[name] for name in sorted(by_name, reverse=descending)]
     if None in counts:
         groups.append([None])
-    involved: list[int | None] = []
+    involved: list[Any] = []
     first = start = 0
     for group in groups:
         size = sum(counts[pk] for pk in group)
@@ -200,11 +215,10 @@ def learner_ids_by_officer(
         start += size
     if not involved:
         return []
-    officer_ids = [pk for pk in involved if pk is not None]
-    chosen = Q(main_officer__in=officer_ids)
+    chosen = Q(**{f"{sort.field}__in": [pk for pk in involved if pk is not None]})
     if None in involved:
-        chosen |= Q(main_officer__isnull=True)
-    ordering = LEARNER_SORTS["officer"] if len(involved) > 1 else BY_NAME
+        chosen |= Q(**{f"{sort.field}__isnull": True})
+    ordering = LEARNER_SORTS[key] if len(involved) > 1 else BY_NAME
     rows = learners.filter(chosen).order_by(*_order(ordering, descending=descending))
     return list(rows.values_list("pk", flat=True)[bottom - first : top - first])
 
@@ -225,18 +239,6 @@ def _order(columns: tuple[str | BaseExpression, ...], *, descending: bool) -> li
         else:
             order.append(expression.desc() if descending else expression.asc())
     return order
-
-
-def _current_employer_name() -> Subquery:
-    """The name of the learner's current employer: of its current placement that started last,
-    as the list shows it."""
-    return Subquery(
-        Placement.objects.current()
-        .filter(learner=OuterRef("pk"))
-        .order_by("-start_date", "-id")
-        .values("organisation__name")[:1],
-        output_field=CharField(),
-    )
 
 
 def main_officers() -> QuerySet[Officer]:
@@ -312,7 +314,7 @@ def officer_detail(*, officer_id: int) -> Officer:
 
 
 def officer_main_learners(*, officer: Officer) -> QuerySet[Learner]:
-    return officer.main_learners.prefetch_related(_current_placements())
+    return officer.main_learners.select_related("current_employer")
 
 
 def organisation_list(*, search: str = "") -> QuerySet[Organisation]:

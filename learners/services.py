@@ -18,7 +18,7 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import formats, timezone
 
-from . import signals
+from . import employers, signals
 from .models import (
     BreakInLearning,
     Learner,
@@ -392,6 +392,7 @@ def learners_create(*, records: Sequence[NewLearner]) -> None:
                     breaks.append(brk)
         BreakInLearning.objects.bulk_create(breaks)
         Placement.objects.bulk_create([p for record in records for p in record.placements])
+        employers.current_employers_refresh(learner_ids=[learner.pk for learner in learners])
         for record in records:
             _created(record.learner)
             for qualification, brk in record.qualifications:

@@ -86,34 +86,37 @@ class EitherEndPaginator(Paginator):
 
 
 class LearnerPaginator(EitherEndPaginator):
-    """The learner list's pages; by main officer they are read officer by officer, which no
-    single index serves in the join's order, and the list's count is the sum of the officers'
-    counts rather than a COUNT of its own."""
+    """The learner list's pages; by main officer or current employer they are read group by
+    group (selectors.learner_ids_by_group), which no single index serves in the join's order,
+    and the list's count is the sum of the groups' counts rather than a COUNT of its own."""
 
     def __init__(self, *args: Any, sort: str = "name", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sort = sort
-        self.by_officer = sort.removeprefix("-") == "officer"
+        self.key = sort.removeprefix("-")
+        self.descending = sort.startswith("-")
+        self.grouped = self.key in selectors.GROUPED_SORTS
 
     @cached_property
-    def officer_counts(self) -> dict[int | None, int]:
-        return selectors.learner_counts_by_officer(cast(QuerySet[Learner], self.object_list))
+    def group_counts(self) -> dict[Any, int]:
+        learners = cast(QuerySet[Learner], self.object_list)
+        return selectors.learner_counts_by_group(learners, key=self.key)
 
     @cached_property
     def count(self) -> int:
-        if self.by_officer and isinstance(self.object_list, QuerySet):
-            return sum(self.officer_counts.values())
+        if self.grouped and isinstance(self.object_list, QuerySet):
+            return sum(self.group_counts.values())
         return super().count
 
     def _ids(self, records: QuerySet, bottom: int, top: int) -> list[Any]:
-        if not self.by_officer:
+        if not self.grouped:
             return super()._ids(records, bottom, top)
-        return selectors.learner_ids_by_officer(
+        return selectors.learner_ids_by_group(
             records,
-            counts=self.officer_counts,
+            key=self.key,
+            counts=self.group_counts,
             bottom=bottom,
             top=top,
-            descending=self.sort.startswith("-"),
+            descending=self.descending,
         )
 
 

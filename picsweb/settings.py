@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -393,6 +394,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-link-refreshes": {
         "task": "smartassessor.tasks.sweep_link_refreshes",
         "schedule": 60.0,
+    },
+    # Each learner's current employer, as placements start and end (learners.employers): at
+    # a minute past every hour, so a missed run is made good within the hour.
+    "refresh-current-employers": {
+        "task": "learners.tasks.refresh_current_employers",
+        "schedule": crontab(minute=1),
     },
     # An ILR import whose worker stopped ends failed, saying what to do (imports.services).
     "sweep-imports": {"task": "imports.tasks.sweep_imports", "schedule": 60.0},

@@ -57,15 +57,16 @@ def test_learners_are_created_with_their_records_and_each_is_told(django_assert_
     records = [_new(f"B{n:04d}", on_break=n == 0) for n in range(20)]
     signals.record_saved.connect(listen)
     try:
-        # Whatever the number of learners: the checks, the four inserts and the break's
-        # overlap check (a query a break).
-        with django_assert_max_num_queries(10):
+        # Whatever the number of learners: the checks, the four inserts, the break's overlap
+        # check (a query a break), and the current employers read and stored.
+        with django_assert_max_num_queries(13):
             services.learners_create(records=records)
     finally:
         signals.record_saved.disconnect(listen)
 
     assert Learner.objects.count() == 20
     assert LearnerQualification.objects.count() == 20 and Placement.objects.count() == 20
+    assert not Learner.objects.filter(current_employer=None).exists()
     brk = BreakInLearning.objects.get()
     assert brk.learner_qualification.learner.ident == "B0000" and brk.end_date is None
     assert heard[:3] == [
