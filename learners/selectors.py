@@ -20,6 +20,7 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Coalesce, Lower
 from django.shortcuts import get_object_or_404
 
+from . import search_index
 from .models import (
     RISK_RANK,
     Learner,
@@ -33,8 +34,6 @@ from .models import (
 
 # More learners than any provider has: a LIMIT that leaves every match in.
 EVERY_MATCH = 2**31 - 1
-# The shortest search term with a trigram, which the trigram indexes can look up.
-TRIGRAM = 3
 
 BY_NAME = ("surname", "first_name", "id")
 
@@ -144,9 +143,10 @@ def learner_list(
     """
     learners = Learner.objects.select_related("main_officer", "current_employer")
     if search:
-        condition = _matching_every_term(search, ("first_name", "surname", "ident", "lrn", "uln"))
+        condition = _matching_every_term(search, search_index.SEARCHED)
+        terms = _search_terms(search)
         if connection.vendor == "postgresql" and all(
-            len(term) >= TRIGRAM for term in _search_terms(search)
+            len(term) >= search_index.TRIGRAM for term in terms
         ):
             # The slice keeps the matches a subquery of their own, read first through the
             # trigram indexes (migration 0007). Merged into the list's query, PostgreSQL walks
@@ -155,10 +155,14 @@ def learner_list(
             learners = learners.filter(
                 pk__in=Learner.objects.filter(condition).values("pk")[:EVERY_MATCH]
             )
+        elif connection.vendor == "sqlite" and any(
+            len(term) >= search_index.TRIGRAM for term in terms
+        ):
+            # The learners the trigram index finds, and of those the ones that match.
+            learners = learners.filter(condition, pk__in=search_index.matching(terms))
         else:
-            # SQLite has no trigram index and reads the table either way, faster in one query;
-            # a term too short for a trigram matches most learners, and walking the sort's
-            # index finds a page of them at once.
+            # Only terms too short for a trigram: they match most learners, and walking the
+            # sort's index finds a page of them at once.
             learners = learners.filter(condition)
     if status:
         learners = learners.filter(status=status)

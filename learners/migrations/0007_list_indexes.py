@@ -19,6 +19,15 @@ def _trigram_index(column: str) -> str:
     return f"learner_{column}_trgm"
 
 
+class TrigramExtensionOnPostgres(TrigramExtension):
+    """Django's, whose backwards asks PostgreSQL's catalogue whatever the database: on SQLite
+    it does nothing either way."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 def add_trigram_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -44,7 +53,7 @@ class Migration(migrations.Migration):
     operations = [
         # CREATE EXTENSION on PostgreSQL (the test databases' owner, postgres, may); nothing on
         # SQLite.
-        TrigramExtension(),
+        TrigramExtensionOnPostgres(),
         migrations.RunPython(add_trigram_indexes, remove_trigram_indexes, elidable=False),
         migrations.RemoveIndex(
             model_name="learner",
