@@ -95,7 +95,8 @@ class LearnerAdmin(NormalisedInputMixin, admin.ModelAdmin):
     list_select_related = ["main_officer"]
     search_fields = ["ident", "first_name", "surname", "lrn", "uln", "email"]
     autocomplete_fields = ["main_officer"]
-    readonly_fields = ["created_at", "updated_at"]
+    # The current employer follows the placements (learners.employers), never typed.
+    readonly_fields = ["current_employer", "created_at", "updated_at"]
     date_hierarchy = "start_date"
     inlines = [LearnerOfficerRoleInline, PlacementInline, LearnerQualificationInline]
 

@@ -5,8 +5,9 @@ A learner's current employer is the organisation of its current placement that s
 100,000 learners by its name, which a subquery for every learner cannot do quickly, so it is
 stored as ``Learner.current_employer`` and written here alone:
 
-- when a placement is saved or deleted, for its learner (Django's model signals, so that an
-  edit in the admin counts as well as the services' writes);
+- when a placement is saved or deleted, for its learner, and for the learner it was taken
+  from if a save moved it (Django's model signals, so that an edit in the admin counts as
+  well as the services' writes);
 - after learners are created in bulk (``learners.services.learners_create``, the demo);
 - every hour by the beat (``learners.tasks.refresh_current_employers``), for every learner, as
   placements start and end with the passing days: a placement ending yesterday leaves the list
@@ -17,7 +18,7 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
 
 from .models import Learner, Placement
@@ -69,12 +70,20 @@ def _store(stored: dict[int, int | None], day: datetime.date) -> int:
     return len(moved)
 
 
+def _placement_loaded(sender: type[Placement], instance: Placement, **kwargs: Any) -> None:
+    # Whose placement it was, in case a save gives it to another learner (the admin can).
+    instance._learner_id_loaded = instance.learner_id  # type: ignore[attr-defined]
+
+
 def _placement_written(sender: type[Placement], instance: Placement, **kwargs: Any) -> None:
-    current_employers_refresh(learner_ids=[instance.learner_id])
+    learner_ids = {instance.learner_id, getattr(instance, "_learner_id_loaded", None)}
+    current_employers_refresh(learner_ids=[pk for pk in learner_ids if pk is not None])
+    instance._learner_id_loaded = instance.learner_id  # type: ignore[attr-defined]
 
 
 def connect() -> None:
     """Keep the learner's employer with each placement written (from the app's ``ready``)."""
+    post_init.connect(_placement_loaded, sender=Placement, dispatch_uid="current-employer-init")
     post_save.connect(_placement_written, sender=Placement, dispatch_uid="current-employer-save")
     post_delete.connect(
         _placement_written, sender=Placement, dispatch_uid="current-employer-delete"

@@ -62,6 +62,18 @@ def test_an_edit_or_a_delete_outside_the_services_counts_too():
     assert employer_of(learner) is None
 
 
+def test_a_placement_given_to_another_learner_leaves_the_first():
+    first, second = LearnerFactory(), LearnerFactory()
+    placement = PlacementFactory(learner=first, start_date=TODAY)
+
+    moved = Placement.objects.get(pk=placement.pk)
+    moved.learner = second
+    moved.save()
+
+    assert employer_of(first) is None
+    assert employer_of(second) == placement.organisation
+
+
 def test_an_admins_edit_of_a_placement_moves_the_learner(admin_client_ia):
     learner = LearnerFactory()
     placement = PlacementFactory(learner=learner, start_date=TODAY - 10 * DAY)
