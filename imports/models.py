@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from picsweb.moments import when
+
 
 class ImportState(models.TextChoices):
     READING = "reading", "Reading the file"
@@ -100,4 +102,4 @@ class ImportAuditEntry(models.Model):
         verbose_name_plural = "import audit entries"
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.ilr_import}"
+        return f"{when(self.at)} {self.action} {self.ilr_import}"

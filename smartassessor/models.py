@@ -14,6 +14,7 @@ from learners.models import (
     Review,
     ReviewType,
 )
+from picsweb.moments import when
 
 from .fields import EncryptedTextField, UnreadableSecret
 
@@ -221,7 +222,7 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+        return f"{when(self.at)} {self.action} {self.object_repr}"
 
 
 class LinkRefresh(models.Model):
@@ -259,7 +260,7 @@ class LinkRefresh(models.Model):
         verbose_name_plural = "link refreshes"
 
     def __str__(self) -> str:
-        return f"Link refresh {self.requested_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
+        return f"Link refresh {when(self.requested_at)} ({self.get_state_display()})"
 
     @property
     def is_active(self) -> bool:
@@ -786,7 +787,7 @@ class SyncWatermark(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.feed} from {self.modified_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.feed} from {when(self.modified_at, seconds=True)}"
 
 
 class SyncLock(models.Model):
@@ -861,7 +862,7 @@ class Reconciliation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Reconciliation {self.requested_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
+        return f"Reconciliation {when(self.requested_at)} ({self.get_state_display()})"
 
     @property
     def is_active(self) -> bool:

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 
 from learners.models import Learner, Officer, Organisation
 from picsweb import roles
 from picsweb.errors import ApplicationError
+from picsweb.moments import when
 from picsweb.task_queue import queue_on_commit
 
 from .. import record_match
@@ -541,8 +542,7 @@ def finding_link_permission(finding: Finding) -> str:
 
 
 def link_reason(report: Reconciliation) -> str:
-    built = formats.date_format(timezone.localtime(report.finished_at), "DATETIME_FORMAT")
-    return f"Linked from the reconciliation report of {built}"
+    return f"Linked from the reconciliation report of {when(report.finished_at)}"
 
 
 def reconciliation_link(*, finding: Finding, actor: Actor) -> str:
