@@ -18,7 +18,8 @@ after ``VACUUM ANALYZE``, what autovacuum does after a bulk load):
   search that matches nothing, a filter by status and by main officer;
 - the officer and organisation lists: first and last page and a search;
 - the beat's hourly refresh of every learner's current employer (``learners.employers``): on
-  a day nothing changed, and 40 days on, when placements have started and ended.
+  a day nothing changed, and 40 days on, when placements have started and ended;
+- the readiness counts the Summary page shows (``smartassessor.selectors.readiness``).
 
 It prints a line per case, then one JSON object per case on its own line: the median, fastest
 and slowest server time in ms, the queries of one request and the rows shown (for the refresh,
@@ -191,18 +192,17 @@ def cases(learners: int, officers: int, organisations: int) -> list[tuple[str, s
     return found
 
 
-def measure_refresh(label: str, day: dt.date, repeat: int, context: dict) -> dict:
-    """The beat's hourly refresh of every learner's current employer, on ``day``."""
-    from learners.employers import current_employers_refresh
-
-    times, changed = [], []
+def measure_call(label: str, call, repeat: int, context: dict, *, after=None) -> dict:
+    """A piece of work that is not a page: ``call`` timed ``repeat`` times (``after`` runs
+    between, untimed), with what its first run returned as ``outcome``."""
+    times, outcomes = [], []
     for _ in range(repeat):
         with counted_queries() as counter:
             started = time.perf_counter()
-            changed.append(current_employers_refresh(on=day))
+            outcomes.append(call())
             times.append((time.perf_counter() - started) * 1000)
-        # The next run starts from the same stored employers.
-        current_employers_refresh()
+        if after:
+            after()
     result = {
         "case": label,
         "db": context["db"],
@@ -211,12 +211,12 @@ def measure_refresh(label: str, day: dt.date, repeat: int, context: dict) -> dic
         "fastest_ms": round(min(times), 1),
         "slowest_ms": round(max(times), 1),
         "queries": counter["queries"],
-        "changed": changed[0],
+        "outcome": outcomes[0],
     }
     print(
         f"[{context['db']}, {context['learners']:,}] {label}: {result['median_ms']} ms "
         f"(fastest {result['fastest_ms']}, slowest {result['slowest_ms']}), "
-        f"{result['queries']} queries, {changed[0]:,} learners changed",
+        f"{result['queries']} queries: {outcomes[0]}",
         flush=True,
     )
     return result
@@ -274,6 +274,7 @@ def _benchmark(db: str, learners: int, repeat: int) -> list:
 
     from learners.employers import current_employers_refresh
     from picsweb import roles
+    from smartassessor.selectors.readiness import readiness_counts
 
     started = time.perf_counter()
     sizes = build(learners)
@@ -303,7 +304,24 @@ def _benchmark(db: str, learners: int, repeat: int) -> list:
         ("current employers refreshed, nothing changed", today),
         ("current employers refreshed, 40 days on", today + dt.timedelta(days=40)),
     ):
-        results.append(measure_refresh(label, day, repeat, context))
+        # Each run starts from the same stored employers: today's.
+        results.append(
+            measure_call(
+                label,
+                lambda day=day: f"{current_employers_refresh(on=day):,} learners changed",
+                repeat,
+                context,
+                after=current_employers_refresh,
+            )
+        )
+    results.append(
+        measure_call(
+            "readiness counts (the Summary page's)",
+            lambda: f"{readiness_counts()['enrol'][0]:,} learners would be enrolled",
+            repeat,
+            context,
+        )
+    )
     return results
 
 

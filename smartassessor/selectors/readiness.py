@@ -21,7 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Mod, Substr
 from django.utils import timezone
 
-from learners.models import Learner, LearnerQualification, LearnerStatus, Placement
+from learners.models import Learner, LearnerQualification, LearnerStatus
 
 from ..models import Enrolment
 from ..services.sync.scope import sync_scope
@@ -57,29 +57,36 @@ def _years_ago(years: int, today: dt.date) -> dt.date:
 ULN_DIGITS = r"^[0-9]{10}$"
 
 
-def _uln_digit(place: int) -> Case:
-    # Only a ULN of ten digits is cast: PostgreSQL refuses to cast anything else.
-    return Case(
-        When(uln__regex=ULN_DIGITS, then=Cast(Substr("uln", place, 1), IntegerField())),
-        default=Value(0),
-    )
+def _uln_digit(place: int) -> Cast:
+    return Cast(Substr("uln", place, 1), IntegerField())
 
 
 def _with_uln_check(learners: QuerySet[Learner]) -> QuerySet[Learner]:
     """The ULN's check digit (§8), worked out in SQL: the first nine digits weighted 10 to 2;
-    10 minus their sum modulo 11 must be the tenth, and is never 10."""
+    10 minus their sum modulo 11 must be the tenth, and is never 10. Only a ULN of ten digits
+    is cast (PostgreSQL refuses to cast anything else), and tested once a learner."""
     weighted = sum((_uln_digit(place) * (11 - place) for place in range(1, 10)), Value(0))
-    return learners.annotate(uln_check=10 - Mod(weighted, 11), uln_last=_uln_digit(10))
+    ten_digits = Q(uln__regex=ULN_DIGITS)
+    return learners.annotate(
+        uln_check=Case(
+            When(ten_digits, then=10 - Mod(weighted, 11)),
+            default=Value(10),
+            output_field=IntegerField(),
+        ),
+        uln_last=Case(
+            When(ten_digits, then=_uln_digit(10)), default=Value(0), output_field=IntegerField()
+        ),
+    )
 
 
 def _conditions(today: dt.date) -> dict[str, tuple[str, Q]]:
-    current_placement = Placement.objects.current(today).filter(learner=OuterRef("pk"))
     available = LearnerQualification.objects.filter(
         learner=OuterRef("pk"), qualification__smartassessor_link__isnull=False
     )
     return {
         "no_email": ("No email (their Smart Assessor login)", Q(email="")),
-        "no_employer": ("No current employer", ~Q(Exists(current_placement))),
+        # As the learner list shows it (learners.employers keeps it).
+        "no_employer": ("No current employer", Q(current_employer__isnull=True)),
         "no_officer": ("No main officer", Q(main_officer__isnull=True)),
         "no_qualification": ("No qualification Smart Assessor offers", ~Q(Exists(available))),
         "bad_uln": (

@@ -542,7 +542,9 @@ def finding_link_permission(finding: Finding) -> str:
 
 
 def link_reason(report: Reconciliation) -> str:
-    return f"Linked from the reconciliation report of {when(report.finished_at)}"
+    # Findings come from a built report; its request is the moment of one still building.
+    built = report.finished_at or report.requested_at
+    return f"Linked from the reconciliation report of {when(built)}"
 
 
 def reconciliation_link(*, finding: Finding, actor: Actor) -> str:

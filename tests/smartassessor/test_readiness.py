@@ -196,3 +196,32 @@ def test_saving_confirms_a_proposal_and_keeps_an_unchosen_type_unmapped(
         reverse("smartassessor:review_mapping"), {"PR": "", "AV": "ignore", "OT": ""}
     )
     assert set(ReviewTypeMapping.objects.values_list("event_type_code", flat=True)) == {"AV"}
+
+
+def test_the_sql_uln_check_agrees_with_the_forms_rule(sa_settings):
+    """The readiness count works the check digit out in SQL; it must agree with the rule
+    the forms apply (learners.validators), for good, bad and malformed ULNs."""
+    import random
+
+    from learners.validators import uln_is_valid
+
+    chance = random.Random(15)
+    ulns = {f"{chance.randrange(1_000_000_000, 10_000_000_000)}" for _ in range(80)}
+    ulns |= {"0123456789", "12345678", "12345 7890", "12345x7890", " 123456789", ""}
+    ulns.add(readiness.TEMPORARY_ULN)
+    learners = {}
+    for uln in sorted(ulns):
+        learner = _ready()
+        Learner.objects.filter(pk=learner.pk).update(uln=uln)
+        learners[learner.pk] = uln
+    expected = {
+        pk
+        for pk, uln in learners.items()
+        if uln and (uln == readiness.TEMPORARY_ULN or not uln_is_valid(uln))
+    }
+
+    _, found = readiness.readiness_learners(group=readiness.WOULD_ENROL, problem="bad_uln")
+
+    assert any(uln_is_valid(uln) for uln in ulns) and expected
+    assert {learner.pk for learner in found} == expected
+    assert _counts()[readiness.WOULD_ENROL][1]["bad_uln"] == len(expected)
