@@ -16,8 +16,10 @@ stored as ``Learner.current_employer`` and written here alone:
 
 import datetime
 from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import Any
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
 
@@ -28,11 +30,19 @@ BATCH = 2000
 
 
 def current_employers_refresh(
-    *, learner_ids: Iterable[int] | None = None, on: datetime.date | None = None
+    *,
+    learner_ids: Iterable[int] | None = None,
+    on: datetime.date | None = None,
+    skip_locked: bool = False,
 ) -> int:
     """Store the current employer of these learners (every learner by default) on the day
     (today by default); only the learners whose employer changed are written. Returns how
-    many were."""
+    many were.
+
+    With ``skip_locked`` a learner another transaction holds (an import's batch, a sync's
+    writes) is left for the next run rather than waited for: the hourly run then never waits
+    on a lock, so it can never deadlock with them (PostgreSQL; SQLite takes one writer at a
+    time anyway)."""
     day = on or timezone.localdate()
     learners = Learner.objects.order_by("pk")
     if learner_ids is not None:
@@ -46,10 +56,10 @@ def current_employers_refresh(
         if not stored:
             return changed
         after = max(stored)
-        changed += _store(stored, day)
+        changed += _store(stored, day, skip_locked=skip_locked)
 
 
-def _store(stored: dict[int, int | None], day: datetime.date) -> int:
+def _store(stored: dict[int, int | None], day: datetime.date, *, skip_locked: bool) -> int:
     latest: dict[int, int] = {}
     current = (
         Placement.objects.current(day)
@@ -64,9 +74,18 @@ def _store(stored: dict[int, int | None], day: datetime.date) -> int:
         for learner_id, employer in stored.items()
         if latest.get(learner_id) != employer
     ]
-    # bulk_update: the employer follows the placements and is not a change to the learner (its
-    # updated_at and the integration's signals are left alone).
-    Learner.objects.bulk_update(moved, ["current_employer"], batch_size=500)
+    # The locks taken to skip others' are held until the write (an atomic block of its own).
+    with transaction.atomic() if skip_locked else nullcontext():
+        if skip_locked and moved:
+            free = set(
+                Learner.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=[learner.pk for learner in moved])
+                .values_list("pk", flat=True)
+            )
+            moved = [learner for learner in moved if learner.pk in free]
+        # bulk_update: the employer follows the placements and is not a change to the
+        # learner (its updated_at and the integration's signals are left alone).
+        Learner.objects.bulk_update(moved, ["current_employer"], batch_size=500)
     return len(moved)
 
 

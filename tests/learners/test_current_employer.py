@@ -136,3 +136,42 @@ def test_the_beat_refreshes_every_hour():
     )
     assert tasks.refresh_current_employers.apply().get() == 1
     assert employer_of(learner) is not None
+
+
+@pytest.mark.postgres
+def test_the_hourly_run_leaves_a_learner_another_transaction_holds_to_the_next_run(
+    transactional_db,
+):
+    """It never waits on a lock, so it cannot deadlock with an import's or a sync's writes."""
+    import threading
+
+    from django.db import connection, transaction
+
+    held, free = LearnerFactory(), LearnerFactory()
+    for learner in (held, free):
+        Placement.objects.bulk_create(  # no signals: the refresh has work to do
+            [Placement(learner=learner, organisation=OrganisationFactory(), start_date=TODAY)]
+        )
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Learner.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert tasks.refresh_current_employers.apply().get() == 1
+        assert employer_of(held) is None and employer_of(free) is not None
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert tasks.refresh_current_employers.apply().get() == 1
+    assert employer_of(held) is not None
