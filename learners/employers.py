@@ -74,9 +74,11 @@ def _store(stored: dict[int, int | None], day: datetime.date, *, skip_locked: bo
         for learner_id, employer in stored.items()
         if latest.get(learner_id) != employer
     ]
+    if not moved:
+        return 0
     # The locks taken to skip others' are held until the write (an atomic block of its own).
     with transaction.atomic() if skip_locked else nullcontext():
-        if skip_locked and moved:
+        if skip_locked:
             free = set(
                 Learner.objects.select_for_update(skip_locked=True)
                 .filter(pk__in=[learner.pk for learner in moved])
