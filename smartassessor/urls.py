@@ -16,6 +16,7 @@ urlpatterns = [
     path("review-type-mapping/", views.review_mapping, name="review_mapping"),
     path("review-type-mapping/panel/", views.review_mapping_panel, name="review_mapping_panel"),
     path("data-exchange/", views.data_exchange, name="data_exchange"),
+    path("readiness/", views.readiness_panel, name="readiness_panel"),
     path(
         "readiness/<slug:group>/<slug:problem>/",
         views.readiness_learners,

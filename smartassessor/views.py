@@ -48,14 +48,12 @@ def _event_types(*, glance: bool = False) -> tuple[tuple[EventType, ...], str, s
 def summary(request: HtmxHttpRequest) -> HttpResponse:
     """The Summary renders from local data only: what needs Smart Assessor (its event types for
     the review type mapping, Test connection) loads afterwards, so an unreachable Smart Assessor
-    never holds the page up."""
+    never holds the page up; so do the readiness counts, which read every learner."""
     settings = IntegrationSettings.load()
     return render(
         request,
         "smartassessor/summary.html",
         {
-            "readiness": readiness.readiness_counts(),
-            "readiness_groups": readiness.GROUPS,
             "section": "smartassessor",
             "settings": settings,
             "counts": enrolment_selectors.enrolment_counts(),
@@ -64,6 +62,25 @@ def summary(request: HtmxHttpRequest) -> HttpResponse:
             "last_fresh": sync_run_selectors.sync_run_last_fresh(),
             "delta_minutes": sync.delta_sync_minutes_get(),
             "runs": sync_run_selectors.sync_runs_recent()[:RECENT_RUNS],
+        },
+    )
+
+
+@require_GET
+@manage_integration_required
+def readiness_panel(request: HtmxHttpRequest) -> HttpResponse:
+    """The Summary's readiness counts (F34), loaded after the page. Without htmx they are a
+    page of their own."""
+    template = (
+        "smartassessor/_readiness.html" if request.htmx else "smartassessor/readiness_counts.html"
+    )
+    return render(
+        request,
+        template,
+        {
+            "section": "smartassessor",
+            "readiness": readiness.readiness_counts(),
+            "readiness_groups": readiness.GROUPS,
         },
     )
 

@@ -225,3 +225,28 @@ def test_the_sql_uln_check_agrees_with_the_forms_rule(sa_settings):
     assert any(uln_is_valid(uln) for uln in ulns) and expected
     assert {learner.pk for learner in found} == expected
     assert _counts()[readiness.WOULD_ENROL][1]["bad_uln"] == len(expected)
+
+
+def test_the_summary_loads_its_counts_after_the_page(mix, admin_client_ia, staff_user):
+    from django.test import Client
+
+    summary = admin_client_ia.get(reverse("smartassessor:summary")).content.decode()
+    panel = reverse("smartassessor:readiness_panel")
+
+    assert f'hx-get="{panel}" hx-trigger="load"' in summary
+    assert (
+        "Counting the learners" in summary
+        and readiness.GROUPS[readiness.WOULD_ENROL] not in summary
+    )
+
+    loaded = admin_client_ia.get(panel, HTTP_HX_REQUEST="true").content.decode()
+    assert loaded.startswith('<div class="detail-grid detail-grid--wide" id="readiness">')
+    assert f"{readiness.GROUPS[readiness.WOULD_ENROL]}: " in loaded
+    no_email = reverse("smartassessor:readiness_learners", args=[readiness.WOULD_ENROL, "no_email"])
+    assert f'<a href="{no_email}">1</a>' in loaded
+    # Without htmx (no JavaScript): a page of its own, in the frame.
+    page = admin_client_ia.get(panel).content.decode()
+    assert '<h1 id="readiness-title">Readiness</h1>' in page and f'href="{no_email}"' in page
+    staff = Client()
+    staff.force_login(staff_user)
+    assert staff.get(panel).status_code == 403
