@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from learners.models import Learner, Officer, Organisation
 from picsweb import roles
 
+from .in_words import changes_for_people, refresh_summary
 from .linked_records import ASSESSOR, EMPLOYER, LinkedRecordKind, Owner
 from .models import Enrolment, Push
 from .permissions import integration_enabled
@@ -19,7 +20,6 @@ from .selectors.enrolments import learner_enrolment_current_with_courses
 from .selectors.links import sa_link_get
 from .selectors.pushes import learner_push_lines
 from .selectors.sync_runs import learner_refresh_latest_with_changes
-from .templatetags.smartassessor_extras import changes_for_people, refresh_summary
 
 SYNCED_STATES = Enrolment.SYNCED_STATES
 # The latest refresh shows what it changed, up to this many fields; the history has the rest.

@@ -7,16 +7,12 @@ import pytest
 from django.urls import reverse
 
 from learners.models import Learner
+from smartassessor.in_words import change_in_words, changes_for_people, refresh_summary
 from smartassessor.models import OfficerLink, QualificationLink, SyncChange, SyncRun
 from smartassessor.selectors.enrolment_preview import enrolment_preview
 from smartassessor.services import sync
 from smartassessor.services.sync.planning import ADOPT_COURSE, CREATE_REVIEW, ENROL_COURSE
-from smartassessor.templatetags.smartassessor_extras import (
-    change_in_words,
-    changes_for_people,
-    refresh_summary,
-    sentence,
-)
+from smartassessor.templatetags.smartassessor_extras import sentence
 from tests.factories import (
     LearnerFactory,
     LearnerQualificationFactory,
