@@ -192,69 +192,70 @@ def cases(learners: int, officers: int, organisations: int) -> list[tuple[str, s
     return found
 
 
-def measure_call(label: str, call, repeat: int, context: dict, *, after=None) -> dict:
-    """A piece of work that is not a page: ``call`` timed ``repeat`` times (``after`` runs
-    between, untimed), with what its first run returned as ``outcome``."""
-    times, outcomes = [], []
+def _timed(call, repeat: int, *, between=None) -> tuple[list[float], int, list]:
+    """``call`` run ``repeat`` times: each run's ms, the queries of one, and what each
+    returned; ``between`` runs after each, untimed."""
+    times, returned = [], []
     for _ in range(repeat):
         with counted_queries() as counter:
             started = time.perf_counter()
-            outcomes.append(call())
+            returned.append(call())
             times.append((time.perf_counter() - started) * 1000)
-        if after:
-            after()
+        if between:
+            between()
+    return times, counter["queries"], returned
+
+
+def _reported(label: str, context: dict, times: list[float], queries: int, **case) -> dict:
+    """A case's JSON object (``case``'s own fields first, ``outcome`` or ``rows`` last), its
+    line printed."""
+    told = {key: case.pop(key) for key in ("outcome", "rows") if key in case}
     result = {
         "case": label,
         "db": context["db"],
         "learners": context["learners"],
+        **case,
         "median_ms": round(statistics.median(times), 1),
         "fastest_ms": round(min(times), 1),
         "slowest_ms": round(max(times), 1),
-        "queries": counter["queries"],
-        "outcome": outcomes[0],
+        "queries": queries,
+        **told,
     }
+    said = f": {told['outcome']}" if "outcome" in told else f", {told.get('rows', 0)} rows"
     print(
         f"[{context['db']}, {context['learners']:,}] {label}: {result['median_ms']} ms "
         f"(fastest {result['fastest_ms']}, slowest {result['slowest_ms']}), "
-        f"{result['queries']} queries: {outcomes[0]}",
+        f"{queries} queries{said}",
         flush=True,
     )
     return result
+
+
+def measure_call(label: str, call, repeat: int, context: dict, *, after=None) -> dict:
+    """A piece of work that is not a page: ``call`` timed ``repeat`` times (``after`` runs
+    between, untimed), with what its first run returned as ``outcome``."""
+    times, queries, returned = _timed(call, repeat, between=after)
+    return _reported(label, context, times, queries, outcome=returned[0])
 
 
 def measure(client, label: str, path: str, params: dict, repeat: int, context: dict) -> dict:
     import re
 
     client.get(path, params)  # warm-up: connection, templates, the plan cache
-    times = []
-    for _ in range(repeat):
-        with counted_queries() as counter:
-            started = time.perf_counter()
-            response = client.get(path, params)
-            times.append((time.perf_counter() - started) * 1000)
+    times, queries, responses = _timed(lambda: client.get(path, params), repeat)
+    response = responses[-1]
     if response.status_code != 200:
         sys.exit(f"{label}: {path} {params} answered {response.status_code}")
     page = response.content.decode()
-    rows = len(re.findall(r"<tr>", page)) - 1 if "<tbody>" in page else 0
-    result = {
-        "case": label,
-        "db": context["db"],
-        "learners": context["learners"],
-        "path": path,
-        "params": {key: str(value) for key, value in params.items()},
-        "median_ms": round(statistics.median(times), 1),
-        "fastest_ms": round(min(times), 1),
-        "slowest_ms": round(max(times), 1),
-        "queries": counter["queries"],
-        "rows": rows,
-    }
-    print(
-        f"[{context['db']}, {context['learners']:,}] {label}: {result['median_ms']} ms "
-        f"(fastest {result['fastest_ms']}, slowest {result['slowest_ms']}), "
-        f"{result['queries']} queries, {rows} rows",
-        flush=True,
+    return _reported(
+        label,
+        context,
+        times,
+        queries,
+        path=path,
+        params={key: str(value) for key, value in params.items()},
+        rows=len(re.findall(r"<tr>", page)) - 1 if "<tbody>" in page else 0,
     )
-    return result
 
 
 def run_benchmark(db: str, learners: int, repeat: int) -> list:
